@@ -1,0 +1,294 @@
+// The HTTP action: one request to the application's reload endpoint, judged by its status. It
+// does not retry (the pipeline does) and never puts a header value or URL credentials into a
+// message: the URL is shown through redactUrl and header files are named by header and path.
+import { readFile as readFileFromDisk } from 'node:fs/promises';
+import { request, type Dispatcher } from 'undici';
+
+import { realClock } from '../clock.js';
+import { formatDuration } from '../duration.js';
+import { ReloadError, messageOf } from '../errors.js';
+import { isHeaderValue, type HeaderSpec, type StatusSpec } from '../http-status.js';
+import { redactUrl } from '../redact.js';
+import { VERSION } from '../version.js';
+import type { Action, ReloadContext } from './action.js';
+
+export interface HttpActionOptions {
+  readonly url: URL;
+  readonly method: string;
+  readonly headers: readonly { name: string; value: string }[];
+  readonly headerFiles: readonly { name: string; path: string }[];
+  readonly expectStatus: StatusSpec;
+  /** Budget for the whole exchange: connect, response headers and body. Must be > 0. */
+  readonly timeoutMs: number;
+  /** Where requests go; undici's global dispatcher when absent. */
+  readonly dispatcher?: Dispatcher;
+  /** Reads a header file; fs.readFile as UTF-8 when absent. */
+  readonly readFile?: (path: string) => Promise<string>;
+}
+
+/** A matching response's body is drained up to this size; past it the connection is closed. */
+const DRAIN_LIMIT = 1024 * 1024;
+/** Bytes of an unexpected response's body read for the error message. */
+const SNIPPET_BYTES = 4096;
+/** Characters of that body shown in the message. */
+const SNIPPET_CHARS = 200;
+
+/** Errors that mean no connection was made: the application is not there (yet). */
+const CONNECT_CODES = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN']);
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+/** Everything a request needs, resolved once when the action is created. */
+interface Prepared {
+  readonly target: string;
+  /** The URL without userinfo: credentials travel in the Authorization header instead. */
+  readonly url: URL;
+  readonly method: string;
+  readonly headers: readonly HeaderSpec[];
+  readonly headerFiles: readonly { name: string; path: string }[];
+  /** Authorization (from userinfo) and User-Agent, unless the operator set them. */
+  readonly defaults: readonly HeaderSpec[];
+  readonly expectStatus: StatusSpec;
+  readonly timeoutMs: number;
+  readonly dispatcher: Dispatcher | undefined;
+  readonly readFile: (path: string) => Promise<string>;
+}
+
+export function createHttpAction(opts: HttpActionOptions): Action {
+  const target = `${opts.method} ${redactUrl(opts.url)}`;
+  const { url, authorization } = splitUserinfo(opts.url);
+  const named = new Set([...opts.headers, ...opts.headerFiles].map((h) => h.name.toLowerCase()));
+  const defaults: HeaderSpec[] = [];
+  if (authorization && !named.has('authorization')) {
+    defaults.push({ name: 'Authorization', value: authorization });
+  }
+  if (!named.has('user-agent')) {
+    defaults.push({ name: 'User-Agent', value: `hotreload/${VERSION}` });
+  }
+
+  const prepared: Prepared = {
+    target,
+    url,
+    method: opts.method,
+    headers: opts.headers.map(({ name, value }) => ({ name, value })),
+    headerFiles: opts.headerFiles.map(({ name, path }) => ({ name, path })),
+    defaults,
+    expectStatus: opts.expectStatus,
+    timeoutMs: opts.timeoutMs,
+    dispatcher: opts.dispatcher,
+    readFile: opts.readFile ?? ((path) => readFileFromDisk(path, 'utf8')),
+  };
+  return Object.freeze({ kind: 'http', target, run: (ctx: ReloadContext) => send(prepared, ctx) });
+}
+
+/**
+ * One reload request:
+ * (1) read the header files, so a rotated token is picked up;
+ * (2) arm one deadline for connect, headers and body, which also fires when ctx.signal aborts;
+ * (3) send the request;
+ * (4) on an expected status, drain the body and resolve; otherwise read the start of the body
+ *     for the message and throw E_HTTP_STATUS.
+ * A body cut short by the deadline after an expected status still counts as delivered: the
+ * application has answered that it took the reload.
+ */
+async function send(p: Prepared, ctx: ReloadContext): Promise<void> {
+  if (ctx.signal.aborted) throw aborted(p, ctx.signal.reason);
+  // (1)
+  const fromFiles = await readHeaderFiles(p);
+  // (2)
+  const deadline = startDeadline(p.timeoutMs, ctx.signal);
+  try {
+    // (3)
+    const res = await request(p.url, {
+      method: p.method,
+      headers: flatten([...p.headers, ...fromFiles, ...p.defaults]),
+      signal: deadline.signal,
+      headersTimeout: p.timeoutMs,
+      bodyTimeout: p.timeoutMs,
+      ...(p.dispatcher && { dispatcher: p.dispatcher }),
+    });
+    // (4)
+    if (p.expectStatus.matches(res.statusCode)) {
+      await res.body.dump({ limit: DRAIN_LIMIT });
+      return;
+    }
+    const body = await readSnippet(res.body);
+    const shown = body === '' ? '' : `; body: ${body}`;
+    throw new ReloadError(
+      'E_HTTP_STATUS',
+      `${p.target} answered ${res.statusCode}, expected ${p.expectStatus.text}${shown}`,
+    );
+  } catch (err) {
+    throw toReloadError(p, err, deadline.expired(), ctx.signal);
+  } finally {
+    deadline.clear();
+  }
+}
+
+/** Values are read at each request and trimmed; they never appear in a message. */
+async function readHeaderFiles(p: Prepared): Promise<HeaderSpec[]> {
+  return Promise.all(
+    p.headerFiles.map(async ({ name, path }) => {
+      let raw: string;
+      try {
+        raw = await p.readFile(path);
+      } catch (err) {
+        const code = errorCode(err);
+        throw new ReloadError(
+          'E_HEADER_FILE',
+          `cannot read the file for header ${name} at ${path}${code ? `: ${code}` : ''}`,
+          { cause: err, hint: `check that the secret holding ${path} is mounted and readable` },
+        );
+      }
+      const value = raw.trim();
+      if (!isHeaderValue(value)) {
+        throw new ReloadError(
+          'E_HEADER_FILE',
+          `the file for header ${name} at ${path} holds control characters inside the value`,
+          { hint: 'the file must hold the value on a single line' },
+        );
+      }
+      return { name, value };
+    }),
+  );
+}
+
+interface Deadline {
+  readonly signal: AbortSignal;
+  /** True when the time ran out (as opposed to a shutdown abort). */
+  expired(): boolean;
+  /** Cancels the timer and the shutdown listener; leaves nothing behind. */
+  clear(): void;
+}
+
+function startDeadline(ms: number, shutdown: AbortSignal): Deadline {
+  const controller = new AbortController();
+  let expired = false;
+  const timer = realClock.setTimeout(() => {
+    expired = true;
+    controller.abort(new DOMException(`no complete response within ${ms}ms`, 'TimeoutError'));
+  }, ms);
+  const onShutdown = () => controller.abort(shutdown.reason);
+  shutdown.addEventListener('abort', onShutdown, { once: true });
+  return {
+    signal: controller.signal,
+    expired: () => expired,
+    clear() {
+      timer.cancel();
+      shutdown.removeEventListener('abort', onShutdown);
+    },
+  };
+}
+
+/** Maps whatever the request threw onto the action's error codes; a ReloadError passes as is. */
+function toReloadError(
+  p: Prepared,
+  err: unknown,
+  expired: boolean,
+  shutdown: AbortSignal,
+): ReloadError {
+  if (err instanceof ReloadError) return err;
+  if (shutdown.aborted) return aborted(p, err);
+  const code = errorCode(err);
+  if (expired || (code && TIMEOUT_CODES.has(code))) {
+    const budget = formatDuration(p.timeoutMs);
+    const hint = `raise --http-timeout (now ${budget}) if the application takes longer to reload`;
+    const message = `${p.target} got no complete response within ${budget}`;
+    return new ReloadError('E_HTTP_TIMEOUT', message, { cause: err, hint });
+  }
+  if (code && CONNECT_CODES.has(code)) {
+    return new ReloadError('E_HTTP_CONNECT', `${p.target} could not connect: ${code}`, {
+      cause: err,
+      hint: connectHint(p.url, code),
+    });
+  }
+  const message = `${p.target} failed: ${messageOf(err)}${code ? ` (${code})` : ''}`;
+  return new ReloadError('E_HTTP', message, { cause: err });
+}
+
+function aborted(p: Prepared, cause: unknown): ReloadError {
+  return new ReloadError('E_ABORTED', `${p.target} aborted: hotreload is shutting down`, { cause });
+}
+
+function connectHint(url: URL, code: string): string {
+  if (DNS_CODES.has(code)) return `does ${url.hostname} resolve from this pod?`;
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  return `is the application listening on ${url.hostname}:${port}?`;
+}
+
+/** The first string `code` on the error, its AggregateError members or its causes. */
+function errorCode(err: unknown, depth = 0): string | undefined {
+  if (depth > 5 || typeof err !== 'object' || err === null) return undefined;
+  if ('code' in err && typeof err.code === 'string') return err.code;
+  if (err instanceof AggregateError) {
+    for (const inner of err.errors as unknown[]) {
+      const code = errorCode(inner, depth + 1);
+      if (code) return code;
+    }
+  }
+  return 'cause' in err ? errorCode(err.cause, depth + 1) : undefined;
+}
+
+/**
+ * The start of an unexpected response's body, printable: reload endpoints answer with error
+ * messages, which are worth logging. Leaving the loop early destroys the body, which releases
+ * the connection; a body cut short by the deadline or the peer shows what arrived.
+ */
+async function readSnippet(body: AsyncIterable<Uint8Array>): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of body) {
+      chunks.push(chunk);
+      size += chunk.byteLength;
+      if (size >= SNIPPET_BYTES) break;
+    }
+  } catch {
+    // Keeps what arrived before the failure.
+  }
+  const text = printable(Buffer.concat(chunks).toString('utf8'));
+  const chars = Array.from(text);
+  return chars.length > SNIPPET_CHARS ? `${chars.slice(0, SNIPPET_CHARS).join('')}…` : text;
+}
+
+/** Runs of whitespace and control characters become one space, so a body stays on one line. */
+function printable(text: string): string {
+  return text.replace(/[\s\p{Cc}]+/gu, ' ').trim();
+}
+
+/**
+ * Userinfo moved into a Basic Authorization header: undici does not send it (checked with
+ * undici 7), and a URL with credentials must not reach logs through undici's own errors.
+ */
+function splitUserinfo(url: URL): { url: URL; authorization: string | undefined } {
+  const bare = new URL(url.href);
+  if (bare.username === '' && bare.password === '') return { url: bare, authorization: undefined };
+  const credentials = `${decode(bare.username)}:${decode(bare.password)}`;
+  bare.username = '';
+  bare.password = '';
+  return { url: bare, authorization: `Basic ${Buffer.from(credentials).toString('base64')}` };
+}
+
+/** URL userinfo is percent-encoded; a malformed escape is sent as written. */
+function decode(component: string): string {
+  try {
+    return decodeURIComponent(component);
+  } catch {
+    return component;
+  }
+}
+
+/** undici's flat header list keeps repeated names and their order. */
+function flatten(headers: readonly HeaderSpec[]): string[] {
+  return headers.flatMap(({ name, value }) => [name, value]);
+}

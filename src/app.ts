@@ -1,0 +1,169 @@
+// Wires one running hotreload from a Config and its dependencies: a watcher per path feeding
+// the Debouncer, the Pipeline it runs, the periodic resync, and the server. It owns start-up and
+// shutdown order; it does not parse options or choose exit codes (main.ts does).
+import type { Logger } from 'pino';
+import type { Action } from './actions/action.js';
+import type { Clock, TimerHandle } from './clock.js';
+import type { Config } from './config.js';
+import { Debouncer } from './debounce.js';
+import type { Snapshot } from './fingerprint.js';
+import type { Metrics } from './metrics.js';
+import { Pipeline, errorFields, short } from './pipeline.js';
+import { startServer, type RunningServer } from './server.js';
+import type { PathWatcher, WatchOptions } from './watch/watcher.js';
+
+export interface AppDeps {
+  readonly config: Config;
+  readonly actions: readonly Action[];
+  readonly clock: Clock;
+  readonly random: () => number;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly version: string;
+  readonly takeSnapshot: (paths: readonly string[]) => Promise<Snapshot>;
+  readonly watchPath: (path: string, opts: WatchOptions) => PathWatcher;
+}
+
+export interface App {
+  /** The server, when --listen is not ''. */
+  readonly server: RunningServer | undefined;
+  /** Stops watching, lets an in-flight reload finish for up to `timeoutMs`, closes the server. */
+  stop(timeoutMs: number): Promise<void>;
+}
+
+export async function startApp(deps: AppDeps): Promise<App> {
+  const { config, clock, log, metrics } = deps;
+  let debouncer: Debouncer | undefined;
+  const pipeline = new Pipeline({
+    takeSnapshot: () => deps.takeSnapshot(config.watch),
+    actions: deps.actions,
+    retry: config.retry,
+    clock,
+    random: deps.random,
+    log,
+    metrics,
+    requestRun: () => debouncer?.runNow(),
+  });
+  // Watchers start first so that no change between the initial fingerprint and the first watch
+  // is missed; runs wait for the initial fingerprint.
+  let initialized: Promise<unknown> = Promise.resolve();
+  debouncer = new Debouncer(
+    async () => {
+      await initialized;
+      await pipeline.run();
+    },
+    {
+      quietMs: config.debounceMs,
+      maxWaitMs: config.maxWaitMs,
+      clock,
+      onError: (err) => log.error({ err: errorFields(err) }, 'reload run failed unexpectedly'),
+    },
+  );
+  const trigger = () => debouncer.trigger();
+  const watchers = config.watch.map((p) =>
+    deps.watchPath(p, {
+      clock,
+      log,
+      onEvent: (e) => {
+        metrics.watchEvents.inc({ path: e.watchPath });
+        log.trace({ watchPath: e.watchPath, event: e.event, path: e.path }, 'watch event');
+        trigger();
+      },
+      onError: (err) => {
+        metrics.watchErrors.inc({ path: p });
+        log.warn(
+          { watchPath: p, err: errorFields(err) },
+          'watcher error; the periodic resync still covers this path',
+        );
+      },
+    }),
+  );
+  initialized = pipeline.init(config.reloadOnStart);
+  const initial = (await initialized) as Snapshot;
+  if (config.reloadOnStart) debouncer.runNow();
+  const resync = startResync(clock, config.resyncIntervalMs, trigger);
+
+  const status = () => ({
+    version: deps.version,
+    watched: watchers.map((w) => ({ path: w.watchPath, kind: w.kind ?? null, state: w.state })),
+    ...pipeline.status(),
+  });
+  let server: RunningServer | undefined;
+  try {
+    server =
+      config.listen &&
+      (await startServer(config.listen, {
+        registry: metrics.registry,
+        metricsPath: config.metricsPath,
+        health: () => {
+          const failed = watchers.filter((w) => w.state === 'failed').map((w) => w.watchPath);
+          return { ok: failed.length === 0, detail: { failedWatchers: failed } };
+        },
+        ready: () => ({
+          ok: pipeline.ready,
+          detail: { lastReload: pipeline.status().lastReload ?? null },
+        }),
+        status,
+      }));
+  } catch (err) {
+    await Promise.all(watchers.map((w) => w.close()));
+    resync.cancel();
+    debouncer.stop();
+    throw err;
+  }
+  log.info(
+    {
+      watch: config.watch,
+      files: initial.files.size,
+      fingerprint: short(initial.hash),
+      listen: server && `${server.address.address}:${server.address.port}`,
+    },
+    'hotreload started',
+  );
+
+  return {
+    server,
+    async stop(timeoutMs) {
+      resync.cancel();
+      debouncer.stop();
+      pipeline.stop();
+      await Promise.all(watchers.map((w) => w.close()));
+      if (debouncer.busy) {
+        log.info({ timeoutMs }, 'waiting for the in-flight reload before exiting');
+        const finished = await raceTimeout(clock, debouncer.settled(), timeoutMs);
+        if (!finished) {
+          log.warn({ timeoutMs }, 'in-flight reload did not finish in time; aborting it');
+          pipeline.abortInFlight();
+          await raceTimeout(clock, debouncer.settled(), 1000);
+        }
+      }
+      await server?.close();
+    },
+  };
+}
+
+/** Triggers a run every `intervalMs` (0: never). */
+function startResync(clock: Clock, intervalMs: number, trigger: () => void): TimerHandle {
+  let timer: TimerHandle | undefined;
+  const arm = () => {
+    timer = clock.setTimeout(() => {
+      trigger();
+      arm();
+    }, intervalMs);
+  };
+  if (intervalMs > 0) arm();
+  return { cancel: () => timer?.cancel() };
+}
+
+/** True when `p` settled within `ms`. */
+async function raceTimeout(clock: Clock, p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: TimerHandle | undefined;
+  const timeout = new Promise<boolean>(
+    (resolve) => (timer = clock.setTimeout(() => resolve(false), ms)),
+  );
+  try {
+    return await Promise.race([p.then(() => true), timeout]);
+  } finally {
+    timer?.cancel();
+  }
+}

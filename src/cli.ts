@@ -1,0 +1,294 @@
+// The command line: the yargs definition and a pure parse(argv, env) -> RawOptions. It reads no
+// process state and applies no defaults (config.ts owns them), so an unset flag can be filled
+// from HOTRELOAD_<FLAG> and --help still shows the default.
+import yargs, { type Options } from 'yargs';
+import { DEFAULTS } from './defaults.js';
+
+export interface RawOptions {
+  watch?: string[];
+  'resync-interval'?: string;
+  debounce?: string;
+  'max-wait'?: string;
+  'http-url'?: string[];
+  'http-method'?: string;
+  'http-header'?: string[];
+  'http-header-file'?: string[];
+  'http-expect-status'?: string;
+  'http-timeout'?: string;
+  'retry-initial'?: string;
+  'retry-max'?: string;
+  retries?: string;
+  'reload-on-start'?: boolean;
+  'dry-run'?: boolean;
+  listen?: string;
+  'metrics-path'?: string;
+  'log-level'?: string;
+  'shutdown-timeout'?: string;
+}
+
+export type ParseResult =
+  | { readonly kind: 'run'; readonly options: RawOptions }
+  | { readonly kind: 'exit'; readonly code: number; readonly output: string };
+
+type Def = Options & { env?: 'comma' | 'newline' };
+const WATCHING = 'Watching:';
+const HTTP = 'HTTP reload:';
+const RETRY = 'Retries:';
+const SERVER = 'Server and logs:';
+const GENERAL = 'General:';
+
+/** Every option; the key is the flag, and HOTRELOAD_<KEY in upper snake case> its variable. */
+export const OPTIONS: Record<keyof RawOptions, Def> = {
+  watch: {
+    group: WATCHING,
+    type: 'string',
+    array: true,
+    env: 'comma',
+    alias: ['volume-dir', 'watched-dir'],
+    describe:
+      'Path to watch, repeatable: a ConfigMap/Secret volume (holds ..data), a directory (recursive) or a file. A missing path is waited for.',
+  },
+  'resync-interval': {
+    group: WATCHING,
+    type: 'string',
+    alias: 'watch-interval',
+    defaultDescription: DEFAULTS.resyncInterval,
+    describe:
+      'Re-fingerprint this often even without events, so a dropped event costs at most one interval (0 disables).',
+  },
+  debounce: {
+    group: WATCHING,
+    type: 'string',
+    alias: 'delay-interval',
+    defaultDescription: DEFAULTS.debounce,
+    describe: 'Quiet period: act once no event arrived for this long.',
+  },
+  'max-wait': {
+    group: WATCHING,
+    type: 'string',
+    defaultDescription: DEFAULTS.maxWait,
+    describe: 'Act at most this long after the first event of a burst, even if events keep coming.',
+  },
+  'http-url': {
+    group: HTTP,
+    type: 'string',
+    array: true,
+    env: 'comma',
+    alias: ['webhook-url', 'reload-url'],
+    describe:
+      'Reload endpoint to call, repeatable (called in order). Credentials in the URL are sent as basic auth and never logged.',
+  },
+  'http-method': {
+    group: HTTP,
+    type: 'string',
+    alias: 'webhook-method',
+    defaultDescription: DEFAULTS.httpMethod,
+    describe: 'HTTP method for the reload request.',
+  },
+  'http-header': {
+    group: HTTP,
+    type: 'string',
+    array: true,
+    env: 'newline',
+    describe: "Request header 'Name: value', repeatable (HOTRELOAD_HTTP_HEADER: one per line).",
+  },
+  'http-header-file': {
+    group: HTTP,
+    type: 'string',
+    array: true,
+    env: 'newline',
+    describe:
+      "Request header 'Name=/path' whose value is read from the file at each request (a mounted token); never logged.",
+  },
+  'http-expect-status': {
+    group: HTTP,
+    type: 'string',
+    alias: 'webhook-status-code',
+    defaultDescription: DEFAULTS.httpExpectStatus,
+    describe: 'Statuses that mean success: 200, 200,204, 200-299 or 2xx.',
+  },
+  'http-timeout': {
+    group: HTTP,
+    type: 'string',
+    defaultDescription: DEFAULTS.httpTimeout,
+    describe: 'Timeout of one request, connect to last byte.',
+  },
+  'retry-initial': {
+    group: RETRY,
+    type: 'string',
+    defaultDescription: DEFAULTS.retryInitial,
+    describe: 'First retry delay; it doubles per attempt (full jitter) up to --retry-max.',
+  },
+  'retry-max': {
+    group: RETRY,
+    type: 'string',
+    defaultDescription: DEFAULTS.retryMax,
+    describe: 'Longest retry delay.',
+  },
+  retries: {
+    group: RETRY,
+    type: 'string',
+    alias: 'webhook-retries',
+    defaultDescription: '0 (until it lands)',
+    describe:
+      'Attempts per change in all (configmap-reload meaning); after the last, the next change or resync tries again.',
+  },
+  'reload-on-start': {
+    group: GENERAL,
+    type: 'boolean',
+    defaultDescription: 'false',
+    describe: 'Run the actions once at start.',
+  },
+  'dry-run': {
+    group: GENERAL,
+    type: 'boolean',
+    defaultDescription: 'false',
+    describe: 'Log what would be done, do nothing.',
+  },
+  listen: {
+    group: SERVER,
+    type: 'string',
+    alias: 'web.listen-address',
+    defaultDescription: DEFAULTS.listen,
+    describe:
+      "Address of /metrics, /healthz, /readyz, /status ('' disables; 127.0.0.1:9533 keeps it in the pod).",
+  },
+  'metrics-path': {
+    group: SERVER,
+    type: 'string',
+    alias: 'web.telemetry-path',
+    defaultDescription: DEFAULTS.metricsPath,
+    describe: 'Path of the Prometheus metrics.',
+  },
+  'log-level': {
+    group: SERVER,
+    type: 'string',
+    defaultDescription: DEFAULTS.logLevel,
+    describe: 'trace, debug, info, warn, error, fatal or silent.',
+  },
+  'shutdown-timeout': {
+    group: GENERAL,
+    type: 'string',
+    defaultDescription: DEFAULTS.shutdownTimeout,
+    describe: 'On SIGTERM/SIGINT, how long an in-flight reload may take to finish.',
+  },
+};
+
+const EXAMPLES: [string, string][] = [
+  [
+    '$0 --watch /etc/nginx/conf.d --http-url http://127.0.0.1:8080/-/reload',
+    'call a reload endpoint when the ConfigMap changes',
+  ],
+  [
+    '$0 --volume-dir /etc/config --webhook-url http://localhost:9090/-/reload',
+    "configmap-reload's flags, unchanged",
+  ],
+  [
+    "$0 --watch /etc/app --http-url http://127.0.0.1:8080/reload --http-header-file 'Authorization=/var/run/secrets/token'",
+    'send a mounted token',
+  ],
+  ['$0 --watch ./config --dry-run --debounce 0', 'only log what changes'],
+];
+
+/** Long option names and aliases, for accepting Go-style single-dash flags (-volume-dir=...). */
+function longNames(): Set<string> {
+  const names = new Set<string>(['help', 'version']);
+  for (const [key, def] of Object.entries(OPTIONS)) {
+    names.add(key);
+    for (const a of [def.alias ?? []].flat()) names.add(a);
+  }
+  return names;
+}
+
+/** configmap-reload parses flags with Go's flag package, which accepts -flag as well as --flag. */
+export function normalizeGoFlags(argv: readonly string[]): string[] {
+  const names = longNames();
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') return out.concat(argv.slice(i));
+    const m = /^-([a-z][a-z0-9.-]+)(=.*)?$/.exec(arg);
+    out.push(m && names.has(m[1]!) ? `-${arg}` : arg);
+  }
+  return out;
+}
+
+/** The HOTRELOAD_<FLAG> variable of an option. */
+export function envName(key: string): string {
+  return `HOTRELOAD_${key.toUpperCase().replace(/[-.]/g, '_')}`;
+}
+
+function fromEnv(def: Def, text: string): string | boolean | string[] {
+  if (def.type === 'boolean') return /^(1|true|yes|on)$/i.test(text.trim());
+  if (!def.array) return text;
+  const sep = def.env === 'newline' ? /\r?\n/ : ',';
+  return text
+    .split(sep)
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+function build(version: string) {
+  return yargs()
+    .scriptName('hotreload')
+    .usage(
+      '$0 [options]\n\nWatch mounted ConfigMaps and Secrets; when their content really changes, tell the application to reload.\nEvery flag can also be set as HOTRELOAD_<FLAG> (e.g. HOTRELOAD_HTTP_URL); flags win over the environment.\nDurations: 500ms, 10s, 1m30s.',
+    )
+    .parserConfiguration({
+      'dot-notation': false,
+      'greedy-arrays': false,
+      'duplicate-arguments-array': true,
+      'flatten-duplicate-arrays': true,
+      'camel-case-expansion': false,
+      'strip-aliased': true,
+      'boolean-negation': true,
+    })
+    .options(OPTIONS)
+    .example(EXAMPLES)
+    .strict()
+    .help()
+    .alias('help', 'h')
+    .version(version)
+    .wrap(Math.min(110, process.stdout.columns || 110))
+    .exitProcess(false);
+}
+
+/** Parses argv and the environment; never exits and never prints (the caller does). */
+export function parse(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  version: string,
+): ParseResult {
+  let failure: string | undefined;
+  let output = '';
+  let parsed: Record<string, unknown> = {};
+  const parser = build(version).fail((msg, err) => {
+    failure = msg || (err ? err.message : 'invalid arguments');
+  });
+  parser.parse(normalizeGoFlags(argv), {}, (err, args, out) => {
+    if (err && !failure) failure = err.message;
+    parsed = args as Record<string, unknown>;
+    output = out;
+  });
+  if (failure)
+    return {
+      kind: 'exit',
+      code: 2,
+      output: `hotreload: ${failure}\nRun 'hotreload --help' for usage.`,
+    };
+  if (parsed.help || parsed.version) return { kind: 'exit', code: 0, output };
+  const options: Record<string, unknown> = {};
+  for (const [key, def] of Object.entries(OPTIONS)) {
+    const value =
+      parsed[key] ??
+      (env[envName(key)] !== undefined ? fromEnv(def, env[envName(key)]!) : undefined);
+    if (value !== undefined) options[key] = lastIfScalar(def, value);
+  }
+  return { kind: 'run', options: options as RawOptions };
+}
+
+/** A single-valued flag given twice takes the last value, as Go's flag package does. */
+function lastIfScalar(def: Def, value: unknown): unknown {
+  if (def.array || !Array.isArray(value)) return value;
+  return value[value.length - 1];
+}

@@ -1,0 +1,27 @@
+// Time as a dependency: the real clock for production, a fake one (test/support) for unit tests.
+// Nothing in src/ calls Date.now or setTimeout directly except through a Clock.
+
+export interface TimerHandle {
+  cancel(): void;
+}
+
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /** Runs `fn` once after `ms`; the returned handle cancels it. Never keeps the process alive. */
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  setTimeout(fn, ms) {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return { cancel: () => clearTimeout(t) };
+  },
+};
+
+/** A promise that resolves after `ms` on the given clock. */
+export function sleep(clock: Clock, ms: number): Promise<void> {
+  return new Promise((resolve) => clock.setTimeout(resolve, ms));
+}

@@ -1,0 +1,223 @@
+// Content fingerprint of what the application would read under the watched paths: one sha256 per
+// file, keyed by the path the application opens, and one hash over all of them. It does not watch,
+// log, or keep any file content, and it never reports a kubelet-internal ("..") name as content.
+import { createHash } from 'node:crypto';
+import { constants, type Stats } from 'node:fs';
+import { open, readdir, readlink, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { HotreloadError } from './errors.js';
+import { DATA_LINK, classify, isKubeletInternal } from './watch/target.js';
+
+export interface Snapshot {
+  /** sha256 hex over every (path, content hash) pair and every missing watch path. */
+  readonly hash: string;
+  /** Absolute path as the application opens it -> sha256 hex of its content (or a marker). */
+  readonly files: ReadonlyMap<string, string>;
+  /** Entries that could not be read as content (unreadable, looping, missing watch path). */
+  readonly problems: readonly { path: string; code: string }[];
+}
+
+export interface ChangeSet {
+  readonly added: readonly string[];
+  readonly changed: readonly string[];
+  readonly removed: readonly string[];
+}
+
+/** How often `..data` may move while a kubelet volume is read before giving up on this snapshot. */
+const MAX_GENERATION_READS = 10;
+const READ_CHUNK = 64 * 1024;
+const UNREADABLE = new Set(['EACCES', 'EPERM']);
+const ABSENT = new Set(['ENOENT', 'ENOTDIR']);
+
+interface Collector {
+  readonly files: Map<string, string>;
+  readonly problems: { path: string; code: string }[];
+  readonly missing: Set<string>;
+}
+
+/** Directories on the way down, as "dev:ino", so a symlink back up is seen as a loop. */
+type Ancestors = ReadonlySet<string>;
+
+/** Fingerprints every watch path. Throws E_FINGERPRINT_UNSTABLE when a volume never holds still. */
+export async function takeSnapshot(watchPaths: readonly string[]): Promise<Snapshot> {
+  const out: Collector = { files: new Map(), problems: [], missing: new Set() };
+  for (const p of watchPaths) await snapshotPath(p, out);
+  return finish(out);
+}
+
+/** What differs between two snapshots; each list sorted. No previous snapshot: all is added. */
+export function diffSnapshots(prev: Snapshot | undefined, next: Snapshot): ChangeSet {
+  const before = prev?.files ?? new Map<string, string>();
+  const added: string[] = [];
+  const changed: string[] = [];
+  for (const [p, hash] of next.files) {
+    const old = before.get(p);
+    if (old === undefined) added.push(p);
+    else if (old !== hash) changed.push(p);
+  }
+  const removed = [...before.keys()].filter((p) => !next.files.has(p));
+  return { added: added.sort(), changed: changed.sort(), removed: removed.sort() };
+}
+
+/** Every path the change set names, sorted and without duplicates. */
+export function changedPaths(c: ChangeSet): string[] {
+  return [...new Set([...c.added, ...c.changed, ...c.removed])].sort();
+}
+
+async function snapshotPath(p: string, out: Collector): Promise<void> {
+  const target = await classify(p);
+  const found =
+    target?.kind === 'kubelet'
+      ? await readKubeletVolume(p, out)
+      : await visit(p, p, new Set(), out);
+  if (!found) {
+    out.missing.add(p);
+    out.problems.push({ path: p, code: 'ENOENT' });
+  }
+}
+
+/**
+ * Reads a kubelet volume as one generation, so content never mixes two updates and a key whose
+ * top-level link is not made yet is already seen (DESIGN.md, "What the kubelet does to a volume"):
+ * 1. readlink `..data`;
+ * 2. read the generation directory it names, reporting each file under the volume directory;
+ * 3. readlink `..data` again; if it moved, the read may mix generations: start over.
+ */
+async function readKubeletVolume(dir: string, out: Collector): Promise<boolean> {
+  const dataLink = path.join(dir, DATA_LINK);
+  for (let attempt = 1; attempt <= MAX_GENERATION_READS; attempt++) {
+    // (1)
+    const generation = await readlink(dataLink).catch(() => undefined);
+    if (generation === undefined) return visit(dir, dir, new Set(), out);
+    // (2)
+    const part: Collector = { files: new Map(), problems: [], missing: new Set() };
+    const genDir = path.resolve(dir, generation);
+    await walkDir(genDir, dir, new Set([await dirId(genDir)]), part);
+    // (3)
+    const after = await readlink(dataLink).catch(() => undefined);
+    if (after === generation) {
+      for (const [p, hash] of part.files) out.files.set(p, hash);
+      out.problems.push(...part.problems);
+      return true;
+    }
+  }
+  throw new HotreloadError(
+    'E_FINGERPRINT_UNSTABLE',
+    `${dataLink} moved during each of ${MAX_GENERATION_READS} reads`,
+    { hint: 'something other than the kubelet may be rewriting the volume' },
+  );
+}
+
+async function dirId(p: string): Promise<string> {
+  const st = await stat(p).catch(() => undefined);
+  return st ? idOf(st) : p;
+}
+
+function idOf(st: Stats): string {
+  return `${st.dev}:${st.ino}`;
+}
+
+/**
+ * Adds the entry at `readPath` (files hashed, directories walked, symlinks followed as the
+ * application would) under the name `shownPath`. Resolves false when it does not exist.
+ */
+async function visit(
+  readPath: string,
+  shownPath: string,
+  ancestors: Ancestors,
+  out: Collector,
+): Promise<boolean> {
+  let st: Stats;
+  try {
+    st = await stat(readPath);
+  } catch (err) {
+    return recordFailure(shownPath, err, out);
+  }
+  if (st.isDirectory()) {
+    if (ancestors.has(idOf(st))) out.problems.push({ path: shownPath, code: 'ELOOP' });
+    else await walkDir(readPath, shownPath, new Set([...ancestors, idOf(st)]), out);
+  } else if (st.isFile()) {
+    await hashFile(readPath, shownPath, out);
+  }
+  // Sockets, FIFOs and devices are not content; reading a FIFO would block.
+  return true;
+}
+
+async function walkDir(
+  readDir: string,
+  shownDir: string,
+  ancestors: Ancestors,
+  out: Collector,
+): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(readDir);
+  } catch (err) {
+    recordFailure(shownDir, err, out);
+    return;
+  }
+  for (const name of names) {
+    if (isKubeletInternal(name)) continue;
+    await visit(path.join(readDir, name), path.join(shownDir, name), ancestors, out);
+  }
+}
+
+/**
+ * Hashes one file. It is opened non-blocking and checked with fstat, so a FIFO swapped in
+ * after the stat is skipped instead of hanging the read.
+ */
+async function hashFile(readPath: string, shownPath: string, out: Collector): Promise<void> {
+  let fh;
+  try {
+    fh = await open(readPath, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    recordFailure(shownPath, err, out);
+    return;
+  }
+  try {
+    if (!(await fh.stat()).isFile()) return;
+    const hash = createHash('sha256');
+    const buf = Buffer.alloc(READ_CHUNK);
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buf.subarray(0, bytesRead));
+    }
+    out.files.set(shownPath, hash.digest('hex'));
+  } catch (err) {
+    recordFailure(shownPath, err, out);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Files that vanished are absent (false). Unreadable ones keep a marker hash so they still count,
+ * loops are reported; anything else is a real failure and is thrown.
+ */
+function recordFailure(shownPath: string, err: unknown, out: Collector): boolean {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  if (ABSENT.has(code)) return false;
+  if (UNREADABLE.has(code)) out.files.set(shownPath, `unreadable:${code}`);
+  else if (code !== 'ELOOP') throw err;
+  out.problems.push({ path: shownPath, code });
+  return true;
+}
+
+function finish(out: Collector): Snapshot {
+  const files = new Map([...out.files].sort(([a], [b]) => compare(a, b)));
+  // Every field ends with NUL, which no path or hash contains, so records cannot run together.
+  const records = [...files].map(([p, h]) => `file\0${p}\0${h}\0`);
+  for (const p of out.missing) records.push(`missing\0${p}\0`);
+  const hash = createHash('sha256');
+  for (const r of records.sort(compare)) hash.update(r);
+  const unique = new Map(out.problems.map((pr) => [`${pr.path}\0${pr.code}`, pr]));
+  const problems = [...unique.values()].sort(
+    (a, b) => compare(a.path, b.path) || compare(a.code, b.code),
+  );
+  return { hash: hash.digest('hex'), files, problems };
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

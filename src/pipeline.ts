@@ -1,0 +1,234 @@
+// The reload pipeline: on each run it fingerprints the watched content, and when that differs
+// from what the application last took (the APPLIED fingerprint) it runs the actions in order.
+// A failure keeps the change pending and schedules a retry (capped exponential backoff, full
+// jitter); a newer change replaces a pending retry. It does not watch files or debounce: the
+// Debouncer decides when a run happens, and this file decides what a run does.
+import type { Logger } from 'pino';
+import type { Action, ReloadContext } from './actions/action.js';
+import { backoffDelay, type BackoffPolicy } from './backoff.js';
+import type { Clock, TimerHandle } from './clock.js';
+import { HotreloadError, messageOf } from './errors.js';
+import { changedPaths, diffSnapshots, type Snapshot } from './fingerprint.js';
+import { setApplied, type Metrics } from './metrics.js';
+
+export interface RetryPolicy extends BackoffPolicy {
+  /** Attempts per change in all; 0 means until it lands. */
+  readonly maxAttempts: number;
+}
+
+export interface PipelineDeps {
+  readonly takeSnapshot: () => Promise<Snapshot>;
+  readonly actions: readonly Action[];
+  readonly retry: RetryPolicy;
+  readonly clock: Clock;
+  readonly random: () => number;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  /** Asks for a run outside the quiet period (the Debouncer's runNow). */
+  readonly requestRun: () => void;
+}
+
+export interface ReloadOutcome {
+  readonly at: number;
+  readonly ok: boolean;
+  readonly attempt: number;
+  readonly durationMs: number;
+  readonly fingerprint: string;
+  readonly error?: { readonly code: string; readonly message: string; readonly hint?: string };
+}
+
+export interface PendingReload {
+  readonly fingerprint: string;
+  readonly attempt: number;
+  readonly retryAt: number;
+}
+
+export interface PipelineStatus {
+  readonly applied: string | undefined;
+  readonly current: string | undefined;
+  readonly lastChange: { readonly at: number; readonly fingerprint: string; readonly added: readonly string[]; readonly changed: readonly string[]; readonly removed: readonly string[] } | undefined;
+  readonly lastReload: ReloadOutcome | undefined;
+  readonly pending: PendingReload | undefined;
+  readonly gaveUp: string | undefined;
+}
+
+interface Pending {
+  readonly snapshot: Snapshot;
+  readonly attempt: number;
+  readonly retryAt: number;
+  readonly timer: TimerHandle;
+  due: boolean;
+}
+
+export class Pipeline {
+  private applied: Snapshot | undefined;
+  private current: Snapshot | undefined;
+  private pending: Pending | undefined;
+  private gaveUp: string | undefined;
+  private lastChange: PipelineStatus['lastChange'];
+  private lastReload: ReloadOutcome | undefined;
+  private readonly abort = new AbortController();
+
+  constructor(private readonly deps: PipelineDeps) {}
+
+  /**
+   * Takes the initial fingerprint. The application is assumed to run on it already, unless
+   * `reloadOnStart` (then it has not taken anything, and the first run reloads).
+   */
+  async init(reloadOnStart: boolean): Promise<Snapshot> {
+    const snapshot = await this.deps.takeSnapshot();
+    this.current = snapshot;
+    this.deps.log.info({ fingerprint: short(snapshot.hash), files: snapshot.files.size }, 'initial fingerprint taken');
+    if (!reloadOnStart) this.markApplied(snapshot);
+    return snapshot;
+  }
+
+  /** One run: fingerprint, compare, and reload when the content differs from the applied one. */
+  async run(): Promise<void> {
+    let snapshot: Snapshot;
+    try {
+      snapshot = await this.deps.takeSnapshot();
+    } catch (err) {
+      this.deps.log.warn({ err: errorFields(err) }, 'fingerprint failed; trying again at the next event or resync');
+      return;
+    }
+    this.noteChange(snapshot);
+    if (snapshot.hash === this.applied?.hash) {
+      if (this.pending) this.deps.log.info({}, 'content is back to the applied version; pending reload dropped');
+      this.clearPending();
+      return;
+    }
+    const pending = this.pending;
+    if (pending && pending.snapshot.hash === snapshot.hash && !pending.due) return; // its retry timer will run it
+    const attempt = pending && pending.snapshot.hash === snapshot.hash ? pending.attempt + 1 : 1;
+    this.clearPending();
+    await this.reload(snapshot, attempt);
+  }
+
+  /** Fails the in-flight reload's actions (used when the shutdown timeout expires). */
+  abortInFlight(): void {
+    this.abort.abort();
+  }
+
+  /** Cancels a scheduled retry. */
+  stop(): void {
+    this.clearPending();
+  }
+
+  get ready(): boolean {
+    return this.current !== undefined;
+  }
+
+  status(): PipelineStatus {
+    const p = this.pending;
+    return {
+      applied: this.applied?.hash,
+      current: this.current?.hash,
+      lastChange: this.lastChange,
+      lastReload: this.lastReload,
+      pending: p && { fingerprint: p.snapshot.hash, attempt: p.attempt, retryAt: p.retryAt },
+      gaveUp: this.gaveUp,
+    };
+  }
+
+  private noteChange(snapshot: Snapshot): void {
+    const previous = this.current;
+    this.current = snapshot;
+    if (!previous || previous.hash === snapshot.hash) return;
+    const diff = diffSnapshots(previous, snapshot);
+    this.lastChange = { at: this.deps.clock.now(), fingerprint: snapshot.hash, ...diff };
+    this.deps.metrics.changes.inc();
+    this.deps.log.info({ fingerprint: short(snapshot.hash), ...diff }, 'change detected');
+  }
+
+  private async reload(snapshot: Snapshot, attempt: number): Promise<void> {
+    const { clock, metrics, log } = this.deps;
+    const ctx: ReloadContext = {
+      fingerprint: snapshot.hash,
+      changed: changedPaths(diffSnapshots(this.applied, snapshot)),
+      attempt,
+      signal: this.abort.signal,
+    };
+    metrics.pendingReload.set(1);
+    const started = clock.now();
+    const error = await this.runActions(ctx);
+    const durationMs = clock.now() - started;
+    metrics.reloadDuration.observe(durationMs / 1000);
+    metrics.reloads.inc({ result: error ? 'failure' : 'success' });
+    metrics.lastReloadSuccessful.set(error ? 0 : 1);
+    this.lastReload = { at: clock.now(), ok: !error, attempt, durationMs, fingerprint: snapshot.hash, ...(error && { error: errorFields(error) }) };
+    if (!error) {
+      log.info({ fingerprint: short(snapshot.hash), attempt, durationMs }, 'reload succeeded');
+      metrics.lastReloadSuccessTimestamp.set(clock.now() / 1000);
+      this.markApplied(snapshot);
+      return;
+    }
+    this.scheduleRetry(snapshot, attempt, durationMs, error);
+  }
+
+  /** Runs each action in order; the first failure stops the chain and is returned. */
+  private async runActions(ctx: ReloadContext): Promise<unknown> {
+    for (const action of this.deps.actions) {
+      try {
+        await action.run(ctx);
+        this.deps.log.debug({ action: action.kind, target: action.target }, 'action succeeded');
+      } catch (err) {
+        return err;
+      }
+    }
+    return undefined;
+  }
+
+  private scheduleRetry(snapshot: Snapshot, attempt: number, durationMs: number, error: unknown): void {
+    const { retry, log, metrics, clock } = this.deps;
+    const fields = { fingerprint: short(snapshot.hash), attempt, durationMs, err: errorFields(error) };
+    if (retry.maxAttempts > 0 && attempt >= retry.maxAttempts) {
+      this.gaveUp = snapshot.hash;
+      log.error({ ...fields, maxAttempts: retry.maxAttempts }, 'reload failed; giving up until the next change or resync');
+      return;
+    }
+    const delayMs = backoffDelay(retry, attempt, this.deps.random);
+    const pending: Pending = {
+      snapshot,
+      attempt,
+      retryAt: clock.now() + delayMs,
+      due: false,
+      timer: clock.setTimeout(() => {
+        pending.due = true;
+        this.deps.requestRun();
+      }, delayMs),
+    };
+    this.pending = pending;
+    log.warn({ ...fields, retryInMs: delayMs }, 'reload failed; retrying');
+  }
+
+  private markApplied(snapshot: Snapshot): void {
+    this.applied = snapshot;
+    this.gaveUp = undefined;
+    this.syncPendingGauge();
+    setApplied(this.deps.metrics, snapshot.hash);
+  }
+
+  private clearPending(): void {
+    this.pending?.timer.cancel();
+    this.pending = undefined;
+    this.syncPendingGauge();
+  }
+
+  /** 1 while the current content has not been delivered (running, waiting to retry, or given up). */
+  private syncPendingGauge(): void {
+    this.deps.metrics.pendingReload.set(this.applied?.hash === this.current?.hash ? 0 : 1);
+  }
+}
+
+/** The first 12 hex digits: enough to tell fingerprints apart in logs. */
+export function short(hash: string): string {
+  return hash.slice(0, 12);
+}
+
+/** Loggable fields of an error: code, message, hint (never file contents or header values). */
+export function errorFields(err: unknown): { code: string; message: string; hint?: string } {
+  if (err instanceof HotreloadError) return { code: err.code, message: err.message, ...(err.hint && { hint: err.hint }) };
+  const code = (err as { code?: unknown } | null)?.code;
+  return { code: typeof code === 'string' ? code : 'E_UNKNOWN', message: messageOf(err) };
+}

@@ -1,0 +1,292 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { Debouncer } from '../../src/debounce.js';
+import type { Snapshot } from '../../src/fingerprint.js';
+import { createMetrics } from '../../src/metrics.js';
+import { Pipeline, type RetryPolicy } from '../../src/pipeline.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { logSink } from '../support/log-sink.js';
+import { recordingAction } from '../support/recording-action.js';
+
+function snap(files: Record<string, string>): Snapshot {
+  const map = new Map(Object.entries(files));
+  const hash = createHash('sha256').update(JSON.stringify([...map].sort())).digest('hex');
+  return { hash, files: map, problems: [] };
+}
+
+/** A pipeline behind a debouncer (as app.ts wires them), over a mutable "volume". */
+function setup(opts: { retry?: Partial<RetryPolicy>; actions?: number; quietMs?: number } = {}) {
+  const clock = new FakeClock();
+  const sink = logSink();
+  const metrics = createMetrics('test', false);
+  const actions = Array.from({ length: opts.actions ?? 1 }, (_, i) => recordingAction(`a${i}`));
+  let content: Record<string, string> = { '/cfg/app.yaml': 'v1' };
+  let snapshots = 0;
+  let debouncer: Debouncer | undefined;
+  const pipeline = new Pipeline({
+    takeSnapshot: () => {
+      snapshots++;
+      return Promise.resolve(snap(content));
+    },
+    actions,
+    retry: { initialMs: 500, maxMs: 30_000, maxAttempts: 0, ...opts.retry },
+    clock,
+    random: () => 1, // the longest delay full jitter allows, so times are exact
+    log: sink.log,
+    metrics,
+    requestRun: () => debouncer?.runNow(),
+  });
+  debouncer = new Debouncer(() => pipeline.run(), {
+    quietMs: opts.quietMs ?? 100,
+    maxWaitMs: 1000,
+    clock,
+    onError: (e) => assert.fail(String(e)),
+  });
+  const d = debouncer;
+  return {
+    clock,
+    sink,
+    metrics,
+    action: actions[0]!,
+    actions,
+    pipeline,
+    debouncer: d,
+    snapshots: () => snapshots,
+    /** The kubelet swapped in new content and the watcher saw it. */
+    change(files: Record<string, string>) {
+      content = files;
+      d.trigger();
+    },
+    async gauge(name: string): Promise<number | undefined> {
+      const m = (await metrics.registry.getSingleMetric(name)?.get())?.values[0];
+      return m?.value;
+    },
+  };
+}
+
+describe('Pipeline', () => {
+  it('reloads once per real change, after the quiet period', async () => {
+    const t = setup();
+    await t.pipeline.init(false);
+    t.change({ '/cfg/app.yaml': 'v2' });
+    await t.clock.tick(99);
+    assert.equal(t.action.calls.length, 0);
+    await t.clock.tick(1);
+    assert.equal(t.action.calls.length, 1);
+    assert.deepEqual(t.action.calls[0]!.changed, ['/cfg/app.yaml']);
+    assert.equal(t.action.calls[0]!.attempt, 1);
+    assert.equal(t.pipeline.status().applied, snap({ '/cfg/app.yaml': 'v2' }).hash);
+  });
+
+  it('does nothing when the content did not change (a no-op update or a spurious event)', async () => {
+    const t = setup();
+    await t.pipeline.init(false);
+    t.change({ '/cfg/app.yaml': 'v1' });
+    await t.clock.tick(1000);
+    assert.equal(t.snapshots(), 2);
+    assert.equal(t.action.calls.length, 0);
+  });
+
+  it('logs the keys added, changed and removed, never the content', async () => {
+    const t = setup();
+    await t.pipeline.init(false);
+    t.change({ '/cfg/app.yaml': 'secret-value-1', '/cfg/new.yaml': 'secret-value-2' });
+    await t.clock.tick(100);
+    const rec = t.sink.records.find((r) => r.msg === 'change detected');
+    assert.deepEqual(rec?.added, ['/cfg/new.yaml']);
+    assert.deepEqual(rec?.changed, ['/cfg/app.yaml']);
+    assert.deepEqual(rec?.removed, []);
+    assert.doesNotMatch(t.sink.text(), /secret-value/);
+  });
+
+  it('runs the actions in order and stops the chain at the first failure', async () => {
+    const t = setup({ actions: 3 });
+    await t.pipeline.init(false);
+    t.actions[1]!.script.push('fail');
+    t.change({ '/cfg/app.yaml': 'v2' });
+    await t.clock.tick(100);
+    assert.deepEqual(t.actions.map((a) => a.calls.length), [1, 1, 0]);
+    await t.clock.tick(500); // first retry: all three run
+    assert.deepEqual(t.actions.map((a) => a.calls.length), [2, 2, 1]);
+  });
+
+  it('retries a failed reload with capped exponential backoff until it lands', async () => {
+    const t = setup({ retry: { initialMs: 500, maxMs: 2000 } });
+    await t.pipeline.init(false);
+    t.action.script.push('fail', 'fail', 'fail', 'fail', 'ok');
+    t.change({ '/cfg/app.yaml': 'v2' });
+    await t.clock.tick(100);
+    const at = () => t.action.calls.length;
+    assert.equal(at(), 1);
+    assert.equal(await t.gauge('hotreload_pending_reload'), 1);
+    assert.equal(await t.gauge('hotreload_last_reload_successful'), 0);
+    await t.clock.tick(499);
+    assert.equal(at(), 1);
+    await t.clock.tick(1); // +500
+    assert.equal(at(), 2);
+    await t.clock.tick(1000); // +1000
+    assert.equal(at(), 3);
+    await t.clock.tick(2000); // +2000 (cap)
+    assert.equal(at(), 4);
+    await t.clock.tick(2000); // +2000 (cap)
+    assert.equal(at(), 5);
+    assert.deepEqual(t.action.calls.map((c) => c.attempt), [1, 2, 3, 4, 5]);
+    assert.equal(await t.gauge('hotreload_pending_reload'), 0);
+    assert.equal(await t.gauge('hotreload_last_reload_successful'), 1);
+    await t.clock.tick(60_000);
+    assert.equal(at(), 5);
+  });
+
+  it('uses full jitter: the delay is random() times the capped backoff', async () => {
+    const t = setup();
+    const p = new Pipeline({
+      ...(t.pipeline as unknown as { deps: ConstructorParameters<typeof Pipeline>[0] }).deps,
+      random: () => 0.5,
+    });
+    await p.init(false);
+    t.action.script.push('fail');
+    t.change({ '/cfg/app.yaml': 'v2' });
+    await p.run();
+    assert.equal(p.status().pending?.retryAt, t.clock.now() + 250);
+    p.stop();
+  });
+
+  it('gives up after --retries attempts, and the next change or resync tries again', async () => {
+    const t = setup({ retry: { maxAttempts: 2 } });
+    await t.pipeline.init(false);
+    t.action.script.push('fail', 'fail', 'ok');
+    t.change({ '/cfg/app.yaml': 'v2' });
+    await t.clock.tick(100);
+    await t.clock.tick(500);
+    assert.equal(t.action.calls.length, 2);
+    await t.clock.tick(60_000);
+    assert.equal(t.action.calls.length, 2);
+    assert.equal(t.pipeline.status().gaveUp, snap({ '/cfg/app.yaml': 'v2' }).hash);
+    assert.equal(await t.gauge('hotreload_pending_reload'), 1, 'the change is still undelivered');
+    t.debouncer.trigger(); // a resync: same content, still not applied
+    await t.clock.tick(100);
+    assert.equal(t.action.calls.length, 3);
+    assert.equal(t.action.calls[2]!.attempt, 1);
+    assert.equal(t.pipeline.status().applied, snap({ '/cfg/app.yaml': 'v2' }).hash);
+  });
+
+  it('replaces a pending retry with a newer change, which starts at attempt 1', async () => {
+    const t = setup({ retry: { initialMs: 10_000, maxMs: 10_000 } });
+    await t.pipeline.init(false);
+    t.action.script.push('fail');
+    t.change({ '/cfg/app.yaml': 'v2' });
+    await t.clock.tick(100);
+    t.change({ '/cfg/app.yaml': 'v3' });
+    await t.clock.tick(100);
+    assert.equal(t.action.calls.length, 2);
+    assert.equal(t.action.calls[1]!.attempt, 1);
+    assert.equal(t.pipeline.status().applied, snap({ '/cfg/app.yaml': 'v3' }).hash);
+    await t.clock.tick(20_000);
+    assert.equal(t.action.calls.length, 2, 'the old retry was cancelled');
+  });
+
+  it('does not retry early when a spurious event arrives during the backoff', async () => {
+    const t = setup({ retry: { initialMs: 5000, maxMs: 5000 } });
+    await t.pipeline.init(false);
+    t.action.script.push('fail');
+    t.change({ '/cfg/app.yaml': 'v2' });
+    await t.clock.tick(100);
+    t.debouncer.trigger();
+    await t.clock.tick(1000);
+    assert.equal(t.action.calls.length, 1);
+    await t.clock.tick(4000);
+    assert.equal(t.action.calls.length, 2);
+  });
+
+  it('drops the pending reload when the content goes back to the applied version', async () => {
+    const t = setup({ retry: { initialMs: 5000, maxMs: 5000 } });
+    await t.pipeline.init(false);
+    t.action.script.push('fail');
+    t.change({ '/cfg/app.yaml': 'v2' });
+    await t.clock.tick(100);
+    t.change({ '/cfg/app.yaml': 'v1' });
+    await t.clock.tick(10_000);
+    assert.equal(t.action.calls.length, 1);
+    assert.equal(t.pipeline.status().pending, undefined);
+    assert.equal(await t.gauge('hotreload_pending_reload'), 0);
+  });
+
+  it('delivers the newest content when a change arrives during a reload (single flight)', async () => {
+    const t = setup();
+    await t.pipeline.init(false);
+    let release!: (v: 'ok') => void;
+    t.action.script.push(new Promise((r) => (release = r)));
+    t.change({ '/cfg/app.yaml': 'v2' });
+    await t.clock.tick(100);
+    assert.equal(t.action.calls.length, 1);
+    for (const v of ['v3', 'v4', 'v5']) {
+      t.change({ '/cfg/app.yaml': v });
+      await t.clock.tick(10);
+    }
+    assert.equal(t.action.calls.length, 1, 'no second reload while one is in flight');
+    release('ok');
+    await t.clock.tick(200);
+    assert.equal(t.action.calls.length, 2);
+    assert.equal(t.action.calls[1]!.fingerprint, snap({ '/cfg/app.yaml': 'v5' }).hash);
+    assert.equal(t.pipeline.status().applied, snap({ '/cfg/app.yaml': 'v5' }).hash);
+  });
+
+  it('reports the changed keys since the content the application last took', async () => {
+    const t = setup({ retry: { initialMs: 10_000, maxMs: 10_000 } });
+    await t.pipeline.init(false);
+    t.action.script.push('fail');
+    t.change({ '/cfg/app.yaml': 'v2' });
+    await t.clock.tick(100);
+    t.change({ '/cfg/app.yaml': 'v2', '/cfg/b.yaml': 'x' });
+    await t.clock.tick(100);
+    assert.deepEqual(t.action.calls[1]!.changed, ['/cfg/app.yaml', '/cfg/b.yaml']);
+  });
+
+  it('with reload-on-start, the first run reloads the initial content', async () => {
+    const t = setup();
+    await t.pipeline.init(true);
+    assert.equal(t.pipeline.status().applied, undefined);
+    t.debouncer.runNow();
+    await t.clock.tick(0);
+    assert.equal(t.action.calls.length, 1);
+    assert.deepEqual(t.action.calls[0]!.changed, ['/cfg/app.yaml']);
+  });
+
+  it('keeps running when taking the fingerprint fails', async () => {
+    const clock = new FakeClock();
+    const sink = logSink();
+    let fail = true;
+    const action = recordingAction();
+    const p = new Pipeline({
+      takeSnapshot: () => (fail ? Promise.reject(new Error('EIO')) : Promise.resolve(snap({ a: '2' }))),
+      actions: [action],
+      retry: { initialMs: 1, maxMs: 1, maxAttempts: 0 },
+      clock,
+      random: () => 1,
+      log: sink.log,
+      metrics: createMetrics('test', false),
+      requestRun: () => {},
+    });
+    await assert.rejects(p.init(false));
+    fail = false;
+    await p.init(false);
+    fail = true;
+    await p.run();
+    assert.ok(sink.records.some((r) => r.msg.startsWith('fingerprint failed')));
+    assert.equal(action.calls.length, 0);
+  });
+
+  it('updates the metrics for a success', async () => {
+    const t = setup();
+    await t.pipeline.init(false);
+    t.change({ '/cfg/app.yaml': 'v2' });
+    await t.clock.tick(100);
+    const text = await t.metrics.registry.metrics();
+    assert.match(text, /hotreload_reloads_total\{result="success"\} 1/);
+    assert.match(text, /hotreload_changes_total 1/);
+    assert.match(text, /hotreload_reload_duration_seconds_count 1/);
+    assert.match(text, new RegExp(`hotreload_applied_config_info\\{fingerprint="${snap({ '/cfg/app.yaml': 'v2' }).hash}"\\} 1`));
+    assert.equal(await t.gauge('hotreload_last_reload_success_timestamp_seconds'), t.clock.now() / 1000);
+  });
+});
