@@ -33,21 +33,10 @@ export interface App {
 
 export async function startApp(deps: AppDeps): Promise<App> {
   const { config, clock, log, metrics } = deps;
-  let debouncer: Debouncer | undefined;
-  const pipeline = new Pipeline({
-    takeSnapshot: () => deps.takeSnapshot(config.watch),
-    actions: deps.actions,
-    retry: config.retry,
-    clock,
-    random: deps.random,
-    log,
-    metrics,
-    requestRun: () => debouncer?.runNow(),
-  });
   // Watchers start first so that no change between the initial fingerprint and the first watch
   // is missed; runs wait for the initial fingerprint.
   let initialized: Promise<unknown> = Promise.resolve();
-  debouncer = new Debouncer(
+  const debouncer = new Debouncer(
     async () => {
       await initialized;
       await pipeline.run();
@@ -59,9 +48,22 @@ export async function startApp(deps: AppDeps): Promise<App> {
       onError: (err) => log.error({ err: errorFields(err) }, 'reload run failed unexpectedly'),
     },
   );
+  const pipeline = new Pipeline({
+    takeSnapshot: () => deps.takeSnapshot(config.watch),
+    actions: deps.actions,
+    retry: config.retry,
+    clock,
+    random: deps.random,
+    log,
+    metrics,
+    requestRun: () => debouncer.runNow(),
+  });
+
   const trigger = () => debouncer.trigger();
-  const watchers = config.watch.map((p) =>
-    deps.watchPath(p, {
+  const watchers = config.watch.map((p) => {
+    metrics.watchEvents.inc({ path: p }, 0);
+    metrics.watchErrors.inc({ path: p }, 0);
+    return deps.watchPath(p, {
       clock,
       log,
       onEvent: (e) => {
@@ -76,8 +78,8 @@ export async function startApp(deps: AppDeps): Promise<App> {
           'watcher error; the periodic resync still covers this path',
         );
       },
-    }),
-  );
+    });
+  });
   initialized = pipeline.init(config.reloadOnStart);
   const initial = (await initialized) as Snapshot;
   if (config.reloadOnStart) debouncer.runNow();

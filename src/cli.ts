@@ -265,9 +265,10 @@ export function parse(
   const parser = build(version).fail((msg, err) => {
     failure = msg || (err ? err.message : 'invalid arguments');
   });
-  parser.parse(normalizeGoFlags(argv), {}, (err, args, out) => {
+  // With a callback, yargs parses synchronously and hands over what it would have printed.
+  void parser.parse(normalizeGoFlags(argv), {}, (err, args, out) => {
     if (err && !failure) failure = err.message;
-    parsed = args as Record<string, unknown>;
+    parsed = args;
     output = out;
   });
   if (failure)
@@ -284,7 +285,7 @@ export function parse(
       (env[envName(key)] !== undefined ? fromEnv(def, env[envName(key)]!) : undefined);
     if (value !== undefined) options[key] = lastIfScalar(def, value);
   }
-  return { kind: 'run', options: options as RawOptions };
+  return { kind: 'run', options };
 }
 
 /** A single-valued flag given twice takes the last value, as Go's flag package does. */

@@ -13,7 +13,10 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       // Defence in depth: header values never reach a log record even if passed by mistake.
-      redact: { paths: ['headers', '*.headers', 'authorization', '*.authorization'], censor: '[redacted]' },
+      redact: {
+        paths: ['headers', '*.headers', 'authorization', '*.authorization'],
+        censor: '[redacted]',
+      },
     },
     destination ?? pino.destination({ dest: 1, sync: true }),
   );

@@ -50,6 +50,10 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
 
 async function run(config: Config, log: Logger): Promise<number> {
   log.info({ version: VERSION, node: process.versions.node, ...summary(config) }, 'starting');
+  // Listen for stop signals before anything starts, so a signal during start-up is not fatal.
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    for (const s of STOP_SIGNALS) process.once(s, () => resolve(s));
+  });
   const actions = config.http.map((t) => createHttpAction(t));
   const app = await startApp({
     config,
@@ -62,9 +66,7 @@ async function run(config: Config, log: Logger): Promise<number> {
     takeSnapshot,
     watchPath,
   });
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    for (const s of STOP_SIGNALS) process.once(s, () => resolve(s));
-  });
+  const signal = await stopSignal;
   log.info({ signal, shutdownTimeoutMs: config.shutdownTimeoutMs }, 'stopping');
   await app.stop(config.shutdownTimeoutMs);
   log.info({}, 'stopped');

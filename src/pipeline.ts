@@ -46,7 +46,15 @@ export interface PendingReload {
 export interface PipelineStatus {
   readonly applied: string | undefined;
   readonly current: string | undefined;
-  readonly lastChange: { readonly at: number; readonly fingerprint: string; readonly added: readonly string[]; readonly changed: readonly string[]; readonly removed: readonly string[] } | undefined;
+  readonly lastChange:
+    | {
+        readonly at: number;
+        readonly fingerprint: string;
+        readonly added: readonly string[];
+        readonly changed: readonly string[];
+        readonly removed: readonly string[];
+      }
+    | undefined;
   readonly lastReload: ReloadOutcome | undefined;
   readonly pending: PendingReload | undefined;
   readonly gaveUp: string | undefined;
@@ -78,7 +86,10 @@ export class Pipeline {
   async init(reloadOnStart: boolean): Promise<Snapshot> {
     const snapshot = await this.deps.takeSnapshot();
     this.current = snapshot;
-    this.deps.log.info({ fingerprint: short(snapshot.hash), files: snapshot.files.size }, 'initial fingerprint taken');
+    this.deps.log.info(
+      { fingerprint: short(snapshot.hash), files: snapshot.files.size },
+      'initial fingerprint taken',
+    );
     if (!reloadOnStart) this.markApplied(snapshot);
     return snapshot;
   }
@@ -89,12 +100,16 @@ export class Pipeline {
     try {
       snapshot = await this.deps.takeSnapshot();
     } catch (err) {
-      this.deps.log.warn({ err: errorFields(err) }, 'fingerprint failed; trying again at the next event or resync');
+      this.deps.log.warn(
+        { err: errorFields(err) },
+        'fingerprint failed; trying again at the next event or resync',
+      );
       return;
     }
     this.noteChange(snapshot);
     if (snapshot.hash === this.applied?.hash) {
-      if (this.pending) this.deps.log.info({}, 'content is back to the applied version; pending reload dropped');
+      if (this.pending)
+        this.deps.log.info({}, 'content is back to the applied version; pending reload dropped');
       this.clearPending();
       return;
     }
@@ -156,7 +171,14 @@ export class Pipeline {
     metrics.reloadDuration.observe(durationMs / 1000);
     metrics.reloads.inc({ result: error ? 'failure' : 'success' });
     metrics.lastReloadSuccessful.set(error ? 0 : 1);
-    this.lastReload = { at: clock.now(), ok: !error, attempt, durationMs, fingerprint: snapshot.hash, ...(error && { error: errorFields(error) }) };
+    this.lastReload = {
+      at: clock.now(),
+      ok: !error,
+      attempt,
+      durationMs,
+      fingerprint: snapshot.hash,
+      ...(error ? { error: errorFields(error) } : {}),
+    };
     if (!error) {
       log.info({ fingerprint: short(snapshot.hash), attempt, durationMs }, 'reload succeeded');
       metrics.lastReloadSuccessTimestamp.set(clock.now() / 1000);
@@ -179,12 +201,25 @@ export class Pipeline {
     return undefined;
   }
 
-  private scheduleRetry(snapshot: Snapshot, attempt: number, durationMs: number, error: unknown): void {
-    const { retry, log, metrics, clock } = this.deps;
-    const fields = { fingerprint: short(snapshot.hash), attempt, durationMs, err: errorFields(error) };
+  private scheduleRetry(
+    snapshot: Snapshot,
+    attempt: number,
+    durationMs: number,
+    error: unknown,
+  ): void {
+    const { retry, log, clock } = this.deps;
+    const fields = {
+      fingerprint: short(snapshot.hash),
+      attempt,
+      durationMs,
+      err: errorFields(error),
+    };
     if (retry.maxAttempts > 0 && attempt >= retry.maxAttempts) {
       this.gaveUp = snapshot.hash;
-      log.error({ ...fields, maxAttempts: retry.maxAttempts }, 'reload failed; giving up until the next change or resync');
+      log.error(
+        { ...fields, maxAttempts: retry.maxAttempts },
+        'reload failed; giving up until the next change or resync',
+      );
       return;
     }
     const delayMs = backoffDelay(retry, attempt, this.deps.random);
@@ -228,7 +263,8 @@ export function short(hash: string): string {
 
 /** Loggable fields of an error: code, message, hint (never file contents or header values). */
 export function errorFields(err: unknown): { code: string; message: string; hint?: string } {
-  if (err instanceof HotreloadError) return { code: err.code, message: err.message, ...(err.hint && { hint: err.hint }) };
+  if (err instanceof HotreloadError)
+    return { code: err.code, message: err.message, ...(err.hint && { hint: err.hint }) };
   const code = (err as { code?: unknown } | null)?.code;
   return { code: typeof code === 'string' ? code : 'E_UNKNOWN', message: messageOf(err) };
 }

@@ -5,6 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { ListenAddress } from './config.js';
+import { HotreloadError } from './errors.js';
 
 export interface Probe {
   readonly ok: boolean;
@@ -33,9 +34,9 @@ export async function startServer(listen: ListenAddress, deps: ServerDeps): Prom
   });
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(listen, err)));
     server.listen(listen.port, listen.host, () => {
-      server.off('error', reject);
+      server.removeAllListeners('error');
       resolve();
     });
   });
@@ -49,9 +50,14 @@ export async function startServer(listen: ListenAddress, deps: ServerDeps): Prom
   };
 }
 
-async function handle(deps: ServerDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+async function handle(
+  deps: ServerDeps,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+): Promise<void> {
   const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
-  if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
+  if (req.method !== 'GET' && req.method !== 'HEAD')
+    return send(res, 405, 'text/plain', 'method not allowed\n');
   switch (pathname) {
     case deps.metricsPath:
       return send(res, 200, deps.registry.contentType, await deps.registry.metrics());
@@ -62,15 +68,39 @@ async function handle(deps: ServerDeps, req: http.IncomingMessage, res: http.Ser
     case '/status':
       return send(res, 200, 'application/json', JSON.stringify(deps.status(), null, 2) + '\n');
     default:
-      return send(res, 404, 'text/plain', `not found; try ${deps.metricsPath}, /healthz, /readyz or /status\n`);
+      return send(
+        res,
+        404,
+        'text/plain',
+        `not found; try ${deps.metricsPath}, /healthz, /readyz or /status\n`,
+      );
   }
 }
 
 function sendProbe(res: http.ServerResponse, probe: Probe): void {
-  send(res, probe.ok ? 200 : 503, 'application/json', JSON.stringify({ ok: probe.ok, ...probe.detail }) + '\n');
+  send(
+    res,
+    probe.ok ? 200 : 503,
+    'application/json',
+    JSON.stringify({ ok: probe.ok, ...probe.detail }) + '\n',
+  );
 }
 
 function send(res: http.ServerResponse, status: number, type: string, body: string): void {
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
   res.end(res.req.method === 'HEAD' ? undefined : body);
+}
+
+function listenError(listen: ListenAddress, err: NodeJS.ErrnoException): HotreloadError {
+  const where = `${listen.host ?? ''}:${listen.port}`;
+  const hint =
+    err.code === 'EADDRINUSE'
+      ? `another process listens on ${where}; choose a free port with --listen, or --listen '' to disable the server`
+      : err.code === 'EACCES'
+        ? `ports below 1024 need privileges; use a higher port with --listen`
+        : `check --listen ${where}`;
+  return new HotreloadError('E_LISTEN', `cannot listen on ${where}: ${err.code ?? err.message}`, {
+    cause: err,
+    hint,
+  });
 }

@@ -179,7 +179,9 @@ function startDeadline(ms: number, shutdown: AbortSignal): Deadline {
     controller.abort(new DOMException(`no complete response within ${ms}ms`, 'TimeoutError'));
   }, ms);
   const onShutdown = () => controller.abort(shutdown.reason);
-  shutdown.addEventListener('abort', onShutdown, { once: true });
+  // An abort event has already fired if shutdown began while the header files were read.
+  if (shutdown.aborted) onShutdown();
+  else shutdown.addEventListener('abort', onShutdown, { once: true });
   return {
     signal: controller.signal,
     expired: () => expired,

@@ -95,17 +95,21 @@ describe('the http action against a real server', () => {
     assert.equal(target.requests.length, 1);
   });
 
-  it('rejects a 500 with E_HTTP_STATUS naming the status, the spec and the body', BOUND, async () => {
-    target.setHandler(() => ({ status: 500, body: 'bad config:\n  line 3\x1b[31m' }));
+  it(
+    'rejects a 500 with E_HTTP_STATUS naming the status, the spec and the body',
+    BOUND,
+    async () => {
+      target.setHandler(() => ({ status: 500, body: 'bad config:\n  line 3\x1b[31m' }));
 
-    const err = await failure(action().run(context()));
+      const err = await failure(action().run(context()));
 
-    assert.equal(err.code, 'E_HTTP_STATUS');
-    assert.match(err.message, /\b500\b/);
-    assert.match(err.message, /expected 2xx/);
-    assert.match(err.message, /bad config: line 3 \[31m$/);
-    assert.doesNotMatch(err.message, /\p{Cc}/u);
-  });
+      assert.equal(err.code, 'E_HTTP_STATUS');
+      assert.match(err.message, /\b500\b/);
+      assert.match(err.message, /expected 2xx/);
+      assert.match(err.message, /bad config: line 3 \[31m$/);
+      assert.doesNotMatch(err.message, /\p{Cc}/u);
+    },
+  );
 
   it('accepts 204 when the expected status is 200,204 and rejects 202', BOUND, async () => {
     const act = action({ expectStatus: spec('200,204') });
@@ -178,34 +182,44 @@ describe('the http action against a real server', () => {
     assert.equal(target.requests[0]?.headers['x-token'], 'injected');
   });
 
-  it('rejects a missing header file with E_HEADER_FILE naming header and path, never the value', BOUND, async () => {
-    const file = path.join(dir, 'token');
-    await writeFile(file, 'super-secret-value\n');
-    const act = action({ headerFiles: [{ name: 'X-Token', path: file }] });
-    await act.run(context());
-    await unlink(file);
+  it(
+    'rejects a missing header file with E_HEADER_FILE naming header and path, never the value',
+    BOUND,
+    async () => {
+      const file = path.join(dir, 'token');
+      await writeFile(file, 'super-secret-value\n');
+      const act = action({ headerFiles: [{ name: 'X-Token', path: file }] });
+      await act.run(context());
+      await unlink(file);
 
-    const err = await failure(act.run(context()));
+      const err = await failure(act.run(context()));
 
-    assert.equal(err.code, 'E_HEADER_FILE');
-    assert.ok(err.message.includes('X-Token'), err.message);
-    assert.ok(err.message.includes(file), err.message);
-    assert.match(err.message, /ENOENT/);
-    assert.ok(!everythingShown(err).includes('super-secret-value'));
-    assert.equal(target.requests.length, 1, 'no request without the header');
-  });
+      assert.equal(err.code, 'E_HEADER_FILE');
+      assert.ok(err.message.includes('X-Token'), err.message);
+      assert.ok(err.message.includes(file), err.message);
+      assert.match(err.message, /ENOENT/);
+      assert.ok(!everythingShown(err).includes('super-secret-value'));
+      assert.equal(target.requests.length, 1, 'no request without the header');
+    },
+  );
 
-  it('rejects a header file with a line break inside the value, without showing it', BOUND, async () => {
-    const file = path.join(dir, 'token');
-    await writeFile(file, 'secret-line-one\nX-Evil: secret-line-two\n');
+  it(
+    'rejects a header file with a line break inside the value, without showing it',
+    BOUND,
+    async () => {
+      const file = path.join(dir, 'token');
+      await writeFile(file, 'secret-line-one\nX-Evil: secret-line-two\n');
 
-    const err = await failure(action({ headerFiles: [{ name: 'X-Token', path: file }] }).run(context()));
+      const err = await failure(
+        action({ headerFiles: [{ name: 'X-Token', path: file }] }).run(context()),
+      );
 
-    assert.equal(err.code, 'E_HEADER_FILE');
-    assert.ok(err.message.includes(file));
-    assert.doesNotMatch(everythingShown(err), /secret-line/);
-    assert.equal(target.requests.length, 0);
-  });
+      assert.equal(err.code, 'E_HEADER_FILE');
+      assert.ok(err.message.includes(file));
+      assert.doesNotMatch(everythingShown(err), /secret-line/);
+      assert.equal(target.requests.length, 0);
+    },
+  );
 
   it('gives up on a hanging target with E_HTTP_TIMEOUT within the timeout', BOUND, async () => {
     target.setHandler(() => ({ hang: true }));
@@ -222,37 +236,49 @@ describe('the http action against a real server', () => {
     assert.equal(getEventListeners(signal, 'abort').length, 0, 'shutdown listener removed');
   });
 
-  it('counts an expected status as delivered even when the body stalls past the timeout', BOUND, async () => {
-    target.setHandler(() => ({ status: 200, body: 'reloading', stallBody: true }));
-    const started = performance.now();
+  it(
+    'counts an expected status as delivered even when the body stalls past the timeout',
+    BOUND,
+    async () => {
+      target.setHandler(() => ({ status: 200, body: 'reloading', stallBody: true }));
+      const started = performance.now();
 
-    await action({ timeoutMs: 200 }).run(context());
+      await action({ timeoutMs: 200 }).run(context());
 
-    assert.ok(performance.now() - started < 1500);
-  });
+      assert.ok(performance.now() - started < 1500);
+    },
+  );
 
-  it('reports an unexpected status with the body that arrived before the timeout', BOUND, async () => {
-    target.setHandler(() => ({ status: 500, body: 'partial error', stallBody: true }));
-    const started = performance.now();
+  it(
+    'reports an unexpected status with the body that arrived before the timeout',
+    BOUND,
+    async () => {
+      target.setHandler(() => ({ status: 500, body: 'partial error', stallBody: true }));
+      const started = performance.now();
 
-    const err = await failure(action({ timeoutMs: 200 }).run(context()));
+      const err = await failure(action({ timeoutMs: 200 }).run(context()));
 
-    assert.equal(err.code, 'E_HTTP_STATUS');
-    assert.match(err.message, /500, expected 2xx; body: partial error$/);
-    assert.ok(performance.now() - started < 1500);
-  });
+      assert.equal(err.code, 'E_HTTP_STATUS');
+      assert.match(err.message, /500, expected 2xx; body: partial error$/);
+      assert.ok(performance.now() - started < 1500);
+    },
+  );
 
-  it('rejects a closed port with E_HTTP_CONNECT and asks whether the app listens', BOUND, async () => {
-    const gone = await startTarget();
-    const url = new URL(`${gone.url}/-/reload`);
-    await gone.close();
+  it(
+    'rejects a closed port with E_HTTP_CONNECT and asks whether the app listens',
+    BOUND,
+    async () => {
+      const gone = await startTarget();
+      const url = new URL(`${gone.url}/-/reload`);
+      await gone.close();
 
-    const err = await failure(action({ url }).run(context()));
+      const err = await failure(action({ url }).run(context()));
 
-    assert.equal(err.code, 'E_HTTP_CONNECT');
-    assert.match(err.message, /ECONNREFUSED/);
-    assert.equal(err.hint, `is the application listening on ${url.host}?`);
-  });
+      assert.equal(err.code, 'E_HTTP_CONNECT');
+      assert.match(err.message, /ECONNREFUSED/);
+      assert.equal(err.hint, `is the application listening on ${url.host}?`);
+    },
+  );
 
   it('rejects a connection reset with E_HTTP or E_HTTP_CONNECT', BOUND, async () => {
     target.setHandler(() => ({ reset: true }));
@@ -334,8 +360,26 @@ describe('the http action against a real server', () => {
     assert.ok(performance.now() - started < 1000);
   });
 
-  it('rejects with E_ABORTED and sends nothing when ctx.signal is already aborted', BOUND, async () => {
-    const err = await failure(action().run(context(AbortSignal.abort())));
+  it(
+    'rejects with E_ABORTED and sends nothing when ctx.signal is already aborted',
+    BOUND,
+    async () => {
+      const err = await failure(action().run(context(AbortSignal.abort())));
+      assert.equal(err.code, 'E_ABORTED');
+      assert.equal(target.requests.length, 0);
+    },
+  );
+
+  it('rejects with E_ABORTED when shutdown begins while header files are read', BOUND, async () => {
+    const shutdown = new AbortController();
+    const readFile = () => {
+      shutdown.abort();
+      return Promise.resolve('token');
+    };
+    const act = action({ headerFiles: [{ name: 'X-Token', path: '/x/token' }], readFile });
+
+    const err = await failure(act.run(context(shutdown.signal)));
+
     assert.equal(err.code, 'E_ABORTED');
     assert.equal(target.requests.length, 0);
   });

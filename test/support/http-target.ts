@@ -37,7 +37,10 @@ export interface Target {
   close(): Promise<void>;
 }
 
-export async function startTarget(handler: Handler = () => ({})): Promise<Target> {
+export async function startTarget(
+  handler: Handler = () => ({}),
+  options: { port?: number } = {},
+): Promise<Target> {
   let current = handler;
   const requests: TargetRequest[] = [];
   const sockets = new Set<Socket>();
@@ -92,7 +95,7 @@ export async function startTarget(handler: Handler = () => ({})): Promise<Target
     timers.add(timer);
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
 
   return {

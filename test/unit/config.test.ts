@@ -67,7 +67,16 @@ describe('configuration', () => {
   });
 
   it("accepts prometheus-config-reloader's names", () => {
-    const c = config(['--watched-dir', '/a', '--reload-url', 'http://x/-/reload', '--delay-interval', '2s', '--watch-interval', '3m']);
+    const c = config([
+      '--watched-dir',
+      '/a',
+      '--reload-url',
+      'http://x/-/reload',
+      '--delay-interval',
+      '2s',
+      '--watch-interval',
+      '3m',
+    ]);
     assert.equal(c.debounceMs, 2000);
     assert.equal(c.resyncIntervalMs, 180_000);
   });
@@ -102,7 +111,10 @@ describe('configuration', () => {
   });
 
   it('resolves relative watch paths and drops duplicates', () => {
-    assert.deepEqual(config([...BASE, '--watch', 'conf', '--watch', '/work/conf']).watch, ['/etc/config', '/work/conf']);
+    assert.deepEqual(config([...BASE, '--watch', 'conf', '--watch', '/work/conf']).watch, [
+      '/etc/config',
+      '/work/conf',
+    ]);
   });
 
   it('a single-valued flag given twice takes the last value', () => {
@@ -115,7 +127,10 @@ describe('configuration', () => {
 
   it('--listen accepts host:port forms', () => {
     assert.deepEqual(config([...BASE, '--listen', '[::1]:80']).listen, { host: '::1', port: 80 });
-    assert.deepEqual(config([...BASE, '--listen', '0.0.0.0:0']).listen, { host: '0.0.0.0', port: 0 });
+    assert.deepEqual(config([...BASE, '--listen', '0.0.0.0:0']).listen, {
+      host: '0.0.0.0',
+      port: 0,
+    });
     assert.equal(config([...BASE, '--listen', '']).listen, undefined);
   });
 });
@@ -134,7 +149,11 @@ const INVALID: [string, string[], string, RegExp?][] = [
   ['header without colon', [...BASE, '--http-header', 'X-Token'], 'http-header', /'Name: value'/],
   ['header with a bad name', [...BASE, '--http-header', 'X Token: 1'], 'http-header'],
   ['header file without =', [...BASE, '--http-header-file', 'Authorization'], 'http-header-file'],
-  ['header file without path', [...BASE, '--http-header-file', 'Authorization='], 'http-header-file'],
+  [
+    'header file without path',
+    [...BASE, '--http-header-file', 'Authorization='],
+    'http-header-file',
+  ],
   ['status word', [...BASE, '--http-expect-status', 'ok'], 'http-expect-status', /2xx/],
   ['status out of range', [...BASE, '--http-expect-status', '700'], 'http-expect-status'],
   ['status range reversed', [...BASE, '--http-expect-status', '299-200'], 'http-expect-status'],
@@ -145,11 +164,20 @@ const INVALID: [string, string[], string, RegExp?][] = [
   ['debounce word', [...BASE, '--debounce', 'soon'], 'debounce'],
   ['debounce unit only', [...BASE, '--debounce', 's'], 'debounce'],
   ['max-wait zero', [...BASE, '--max-wait', '0'], 'max-wait'],
-  ['max-wait below debounce', [...BASE, '--debounce', '5s', '--max-wait', '1s'], 'max-wait', /at least --debounce/],
+  [
+    'max-wait below debounce',
+    [...BASE, '--debounce', '5s', '--max-wait', '1s'],
+    'max-wait',
+    /at least --debounce/,
+  ],
   ['resync too short', [...BASE, '--resync-interval', '1ms'], 'resync-interval', /or 0 to disable/],
   ['resync unknown unit', [...BASE, '--resync-interval', '1d'], 'resync-interval'],
   ['retry-initial zero', [...BASE, '--retry-initial', '0'], 'retry-initial'],
-  ['retry-max below retry-initial', [...BASE, '--retry-initial', '5s', '--retry-max', '1s'], 'retry-max'],
+  [
+    'retry-max below retry-initial',
+    [...BASE, '--retry-initial', '5s', '--retry-max', '1s'],
+    'retry-max',
+  ],
   ['retries negative', [...BASE, '--retries=-1'], 'retries'],
   ['retries fraction', [...BASE, '--retries', '1.5'], 'retries', /whole number/],
   ['retries word', [...BASE, '--webhook-retries', 'many'], 'retries'],
@@ -183,7 +211,16 @@ describe('--help and --version', () => {
     assert.equal(r.kind, 'exit');
     assert.equal(r.kind === 'exit' && r.code, 0);
     const out = r.kind === 'exit' ? r.output : '';
-    for (const flag of ['--watch', '--http-url', '--debounce', '--max-wait', '--retries', '--listen', '--dry-run', '--shutdown-timeout']) {
+    for (const flag of [
+      '--watch',
+      '--http-url',
+      '--debounce',
+      '--max-wait',
+      '--retries',
+      '--listen',
+      '--dry-run',
+      '--shutdown-timeout',
+    ]) {
       assert.ok(out.includes(flag), flag);
     }
     assert.match(out, /Examples:/);

@@ -11,7 +11,9 @@ import { recordingAction } from '../support/recording-action.js';
 
 function snap(files: Record<string, string>): Snapshot {
   const map = new Map(Object.entries(files));
-  const hash = createHash('sha256').update(JSON.stringify([...map].sort())).digest('hex');
+  const hash = createHash('sha256')
+    .update(JSON.stringify([...map].sort()))
+    .digest('hex');
   return { hash, files: map, problems: [] };
 }
 
@@ -23,7 +25,12 @@ function setup(opts: { retry?: Partial<RetryPolicy>; actions?: number; quietMs?:
   const actions = Array.from({ length: opts.actions ?? 1 }, (_, i) => recordingAction(`a${i}`));
   let content: Record<string, string> = { '/cfg/app.yaml': 'v1' };
   let snapshots = 0;
-  let debouncer: Debouncer | undefined;
+  const debouncer: Debouncer = new Debouncer(() => pipeline.run(), {
+    quietMs: opts.quietMs ?? 100,
+    maxWaitMs: 1000,
+    clock,
+    onError: (e) => assert.fail(String(e)),
+  });
   const pipeline = new Pipeline({
     takeSnapshot: () => {
       snapshots++;
@@ -35,13 +42,7 @@ function setup(opts: { retry?: Partial<RetryPolicy>; actions?: number; quietMs?:
     random: () => 1, // the longest delay full jitter allows, so times are exact
     log: sink.log,
     metrics,
-    requestRun: () => debouncer?.runNow(),
-  });
-  debouncer = new Debouncer(() => pipeline.run(), {
-    quietMs: opts.quietMs ?? 100,
-    maxWaitMs: 1000,
-    clock,
-    onError: (e) => assert.fail(String(e)),
+    requestRun: () => debouncer.runNow(),
   });
   const d = debouncer;
   return {
@@ -106,9 +107,15 @@ describe('Pipeline', () => {
     t.actions[1]!.script.push('fail');
     t.change({ '/cfg/app.yaml': 'v2' });
     await t.clock.tick(100);
-    assert.deepEqual(t.actions.map((a) => a.calls.length), [1, 1, 0]);
+    assert.deepEqual(
+      t.actions.map((a) => a.calls.length),
+      [1, 1, 0],
+    );
     await t.clock.tick(500); // first retry: all three run
-    assert.deepEqual(t.actions.map((a) => a.calls.length), [2, 2, 1]);
+    assert.deepEqual(
+      t.actions.map((a) => a.calls.length),
+      [2, 2, 1],
+    );
   });
 
   it('retries a failed reload with capped exponential backoff until it lands', async () => {
@@ -131,7 +138,10 @@ describe('Pipeline', () => {
     assert.equal(at(), 4);
     await t.clock.tick(2000); // +2000 (cap)
     assert.equal(at(), 5);
-    assert.deepEqual(t.action.calls.map((c) => c.attempt), [1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      t.action.calls.map((c) => c.attempt),
+      [1, 2, 3, 4, 5],
+    );
     assert.equal(await t.gauge('hotreload_pending_reload'), 0);
     assert.equal(await t.gauge('hotreload_last_reload_successful'), 1);
     await t.clock.tick(60_000);
@@ -259,7 +269,8 @@ describe('Pipeline', () => {
     let fail = true;
     const action = recordingAction();
     const p = new Pipeline({
-      takeSnapshot: () => (fail ? Promise.reject(new Error('EIO')) : Promise.resolve(snap({ a: '2' }))),
+      takeSnapshot: () =>
+        fail ? Promise.reject(new Error('EIO')) : Promise.resolve(snap({ a: '2' })),
       actions: [action],
       retry: { initialMs: 1, maxMs: 1, maxAttempts: 0 },
       clock,
@@ -286,7 +297,15 @@ describe('Pipeline', () => {
     assert.match(text, /hotreload_reloads_total\{result="success"\} 1/);
     assert.match(text, /hotreload_changes_total 1/);
     assert.match(text, /hotreload_reload_duration_seconds_count 1/);
-    assert.match(text, new RegExp(`hotreload_applied_config_info\\{fingerprint="${snap({ '/cfg/app.yaml': 'v2' }).hash}"\\} 1`));
-    assert.equal(await t.gauge('hotreload_last_reload_success_timestamp_seconds'), t.clock.now() / 1000);
+    assert.match(
+      text,
+      new RegExp(
+        `hotreload_applied_config_info\\{fingerprint="${snap({ '/cfg/app.yaml': 'v2' }).hash}"\\} 1`,
+      ),
+    );
+    assert.equal(
+      await t.gauge('hotreload_last_reload_success_timestamp_seconds'),
+      t.clock.now() / 1000,
+    );
   });
 });

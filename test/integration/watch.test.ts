@@ -1,0 +1,272 @@
+// Real chokidar on real temporary directories, updated the way the kubelet updates a volume.
+// Every wait is bounded; every watcher is closed by the test that opened it.
+import assert from 'node:assert/strict';
+import { mkdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, afterEach, describe, it } from 'node:test';
+import { realClock, type Clock, type TimerHandle } from '../../src/clock.js';
+import { takeSnapshot } from '../../src/fingerprint.js';
+import type { WatchTarget } from '../../src/watch/target.js';
+import {
+  watchPath,
+  type PathWatcher,
+  type WatchEvent,
+  type WatchOptions,
+} from '../../src/watch/watcher.js';
+import { AtomicWriter, cleanupTempDirs, makeTempDir } from '../support/atomic-writer.js';
+import { quietFor, waitFor } from '../support/wait.js';
+
+after(cleanupTempDirs);
+
+/** Long enough for chokidar's 100 ms unlink coalescing and its directory re-read to report. */
+const QUIET_MS = 400;
+
+const open: PathWatcher[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((w) => w.close()));
+});
+
+/** The real clock, counting timers that are set and neither fired nor cancelled. */
+function countingClock(): Clock & { readonly pending: number } {
+  let pending = 0;
+  return {
+    now: () => realClock.now(),
+    setTimeout(fn, ms): TimerHandle {
+      pending++;
+      let live = true;
+      const done = () => live && ((live = false), pending--);
+      const handle = realClock.setTimeout(() => (done(), fn()), ms);
+      return { cancel: () => (done(), handle.cancel()) };
+    },
+    get pending() {
+      return pending;
+    },
+  };
+}
+
+function recorder(overrides: Partial<WatchOptions> = {}) {
+  const events: WatchEvent[] = [];
+  const errors: Error[] = [];
+  const appeared: WatchTarget[] = [];
+  const logs: { level: string; obj: object; msg: string }[] = [];
+  const log = (level: string) => (obj: object, msg: string) => logs.push({ level, obj, msg });
+  const opts: WatchOptions = {
+    onEvent: (e) => events.push(e),
+    onError: (err) => errors.push(err),
+    onAppeared: (t) => appeared.push(t),
+    log: { info: log('info'), warn: log('warn'), debug: log('debug') },
+    clock: realClock,
+    ...overrides,
+  };
+  return { events, errors, appeared, logs, opts };
+}
+
+async function startWatching(p: string, opts: WatchOptions): Promise<PathWatcher> {
+  const w = watchPath(p, opts);
+  open.push(w);
+  await waitFor(() => w.state === 'watching', 5000, `watching ${p}`);
+  return w;
+}
+
+function watchHandles(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === 'FSEventWrap').length;
+}
+
+const named = (events: readonly WatchEvent[], name: string) =>
+  events.filter((e) => path.basename(e.path) === name);
+
+describe('watching a kubelet volume', () => {
+  it('reports the first, second and third update: the watch survives each swap', async () => {
+    const dir = await makeTempDir('kubelet');
+    const writer = new AtomicWriter(dir);
+    await writer.write({ 'app.conf': 'v0', 'sub/nested.conf': 'n0' });
+    const rec = recorder();
+    const handlesBefore = watchHandles();
+    const w = await startWatching(dir, rec.opts);
+    assert.equal(w.kind, 'kubelet');
+    assert.equal(watchHandles() - handlesBefore, 1, 'one inotify watch, on the volume directory');
+    assert.deepEqual(rec.events, [], 'the initial scan reports nothing');
+
+    for (const version of ['v1', 'v2', 'v3']) {
+      rec.events.length = 0;
+      await writer.write({ 'app.conf': version, 'sub/nested.conf': 'n0' });
+      await waitFor(() => named(rec.events, '..data').length > 0, 5000, `swap to ${version}`);
+      const snap = await takeSnapshot([dir]);
+      assert.equal(snap.files.size, 2);
+    }
+    assert.equal(watchHandles() - handlesBefore, 1, 'still one watch after three swaps');
+    assert.deepEqual(rec.errors, []);
+  });
+
+  it('reports the link of a new key and the removal of a deleted key', async () => {
+    const dir = await makeTempDir('kubelet');
+    const writer = new AtomicWriter(dir);
+    await writer.write({ 'a.conf': 'a' });
+    const rec = recorder();
+    await startWatching(dir, rec.opts);
+    await writer.write({ 'a.conf': 'a', 'new.conf': 'n' });
+    await waitFor(() => named(rec.events, 'new.conf').length > 0, 5000, 'link created');
+    rec.events.length = 0;
+    await writer.write({ 'a.conf': 'a' });
+    await waitFor(() => named(rec.events, 'new.conf').length > 0, 5000, 'link removed');
+    assert.ok(rec.events.every((e) => e.watchPath === dir && e.path.startsWith(`${dir}/`)));
+  });
+
+  it('reports nothing for an update whose content is unchanged (the kubelet writes nothing)', async () => {
+    const dir = await makeTempDir('kubelet');
+    const writer = new AtomicWriter(dir);
+    await writer.write({ 'a.conf': 'same' });
+    const rec = recorder();
+    await startWatching(dir, rec.opts);
+    assert.equal(await writer.write({ 'a.conf': 'same' }), false);
+    await quietFor(QUIET_MS);
+    assert.deepEqual(rec.events, []);
+  });
+});
+
+describe('watching a plain directory', () => {
+  it('reports add, change and unlink deep in a subdirectory', async () => {
+    const dir = await makeTempDir('plain');
+    await mkdir(path.join(dir, 'sub', 'deeper'), { recursive: true });
+    const rec = recorder();
+    const w = await startWatching(dir, rec.opts);
+    assert.equal(w.kind, 'dir');
+    const file = path.join(dir, 'sub', 'deeper', 'x.conf');
+    const seen = (event: string) => () =>
+      rec.events.some((e) => e.event === event && e.path === file);
+
+    await writeFile(file, 'one');
+    await waitFor(seen('add'), 5000, 'add');
+    await writeFile(file, 'two');
+    await waitFor(seen('change'), 5000, 'change');
+    await unlink(file);
+    await waitFor(seen('unlink'), 5000, 'unlink');
+  });
+
+  it('starts over when the directory is removed and created again', async () => {
+    const parent = await makeTempDir('plain');
+    const dir = path.join(parent, 'conf');
+    await mkdir(dir);
+    const rec = recorder({ pollMissingMs: 20 });
+    const w = await startWatching(dir, rec.opts);
+    await rm(dir, { recursive: true });
+    await waitFor(() => rec.events.some((e) => e.event === 'disappeared'), 5000, 'disappeared');
+    await mkdir(dir);
+    await waitFor(() => rec.events.some((e) => e.event === 'appeared'), 5000, 'appeared');
+    assert.equal(w.state, 'watching');
+    await writeFile(path.join(dir, 'x.conf'), 'x');
+    await waitFor(() => named(rec.events, 'x.conf').length > 0, 5000, 'event in the new directory');
+  });
+});
+
+describe('watching a single file', () => {
+  it('sees the file replaced by rename, again and again', async () => {
+    const dir = await makeTempDir('single');
+    const file = path.join(dir, 'app.conf');
+    await writeFile(file, 'v0');
+    await writeFile(path.join(dir, 'sibling.conf'), 'noise');
+    const rec = recorder();
+    const handlesBefore = watchHandles();
+    const w = await startWatching(file, rec.opts);
+    assert.equal(w.kind, 'file');
+    assert.equal(
+      watchHandles() - handlesBefore,
+      1,
+      'only the directory, not the file or a sibling',
+    );
+
+    for (const version of ['v1', 'v2', 'v3']) {
+      rec.events.length = 0;
+      await writeFile(`${file}.tmp`, version);
+      await rename(`${file}.tmp`, file);
+      await waitFor(() => rec.events.some((e) => e.path === file), 5000, `replace with ${version}`);
+    }
+    await writeFile(path.join(dir, 'sibling.conf'), 'more noise');
+    await quietFor(QUIET_MS);
+    assert.deepEqual(
+      rec.events.filter((e) => e.path !== file),
+      [],
+      'siblings and temporary files are not reported',
+    );
+  });
+
+  it('sees kubelet swaps when the file is a key link in a volume', async () => {
+    const dir = await makeTempDir('kubelet');
+    const writer = new AtomicWriter(dir);
+    await writer.write({ 'app.conf': 'v0', 'other.conf': 'o' });
+    const file = path.join(dir, 'app.conf');
+    const rec = recorder();
+    const handlesBefore = watchHandles();
+    const w = await startWatching(file, rec.opts);
+    assert.equal(w.kind, 'file');
+    assert.equal(watchHandles() - handlesBefore, 1, 'only the volume directory is watched');
+
+    for (const version of ['v1', 'v2', 'v3']) {
+      rec.events.length = 0;
+      await writer.write({ 'app.conf': version, 'other.conf': 'o' });
+      await waitFor(() => named(rec.events, '..data').length > 0, 5000, `swap to ${version}`);
+    }
+    assert.deepEqual(named(rec.events, 'other.conf'), [], 'other keys are not reported');
+  });
+});
+
+describe('watching a path that does not exist yet', () => {
+  it('waits, logs that once, and picks the path up when it appears', async () => {
+    const parent = await makeTempDir('missing');
+    const dir = path.join(parent, 'config');
+    const clock = countingClock();
+    const rec = recorder({ clock, pollMissingMs: 20 });
+    const w = watchWithoutWaiting(dir, rec.opts);
+    assert.equal(w.state, 'waiting');
+    assert.equal(w.kind, undefined);
+    await quietFor(100);
+    assert.deepEqual(
+      rec.logs.filter((l) => l.level === 'info'),
+      [{ level: 'info', obj: { path: dir }, msg: 'waiting for watched path to appear' }],
+    );
+
+    // The volume appears at once, as a mount does.
+    const staging = await makeTempDir('staging');
+    await new AtomicWriter(staging).write({ 'app.conf': 'v1' });
+    await rename(staging, dir);
+    await waitFor(() => w.state === 'watching', 5000, 'watching');
+    assert.deepEqual(rec.events, [{ watchPath: dir, event: 'appeared', path: dir }]);
+    assert.deepEqual(rec.appeared, [{ path: dir, kind: 'kubelet' }]);
+    assert.equal(clock.pending, 0, 'polling stopped');
+  });
+});
+
+describe('closing a watcher', () => {
+  it('leaves no watch handle and no poll timer behind', async () => {
+    const dir = await makeTempDir('close');
+    const writer = new AtomicWriter(dir);
+    await writer.write({ 'a.conf': 'a' });
+    const handlesBefore = watchHandles();
+    const timersBefore = countTimers();
+    const clock = countingClock();
+    const rec = recorder({ clock, pollMissingMs: 20 });
+    const watching = await startWatching(dir, rec.opts);
+    const waiting = watchWithoutWaiting(path.join(dir, 'missing'), rec.opts);
+    await writer.write({ 'a.conf': 'b' });
+    await waitFor(() => rec.events.length > 0, 5000, 'an event');
+
+    await Promise.all([watching.close(), waiting.close()]);
+    assert.equal(watching.state, 'closed');
+    assert.equal(waiting.state, 'closed');
+    assert.equal(clock.pending, 0, 'the poll timer is cancelled');
+    // libuv closes a watch handle asynchronously, one or two loop turns after close() returns.
+    await waitFor(() => watchHandles() === handlesBefore, 1000, 'the watch handle to close');
+    // chokidar leaves its own short throttle timers (up to 1 s) running after close.
+    await waitFor(() => countTimers() <= timersBefore, 3000, 'chokidar timers to expire');
+  });
+});
+
+function watchWithoutWaiting(p: string, opts: WatchOptions): PathWatcher {
+  const w = watchPath(p, opts);
+  open.push(w);
+  return w;
+}
+
+function countTimers(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+}
