@@ -1,0 +1,33 @@
+// The README's flag table is the user's reference: it must list every flag the CLI accepts, with
+// its aliases, its environment variable and the default --help shows.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { OPTIONS, envName } from '../../src/cli.js';
+
+const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const rows = new Map(
+  readme
+    .split('\n')
+    .filter((l) => l.startsWith('| `--'))
+    .map((l) => [/^\| `--([a-z.-]+)`/.exec(l)![1]!, l]),
+);
+
+describe('README flag table', () => {
+  for (const [flag, def] of Object.entries(OPTIONS)) {
+    it(`documents --${flag} with its aliases, variable and default`, () => {
+      const row = rows.get(flag);
+      assert.ok(row, `no row for --${flag}`);
+      for (const alias of [def.alias ?? []].flat())
+        assert.ok(row.includes(`\`--${alias}\``), alias);
+      assert.ok(row.includes(`\`${envName(flag)}\``), envName(flag));
+      const shown = def.defaultDescription?.split(' ')[0];
+      if (shown) assert.ok(row.includes(`\`${shown}\``), `default ${shown}`);
+    });
+  }
+
+  it('has no row for a flag the CLI does not have', () => {
+    const known = new Set([...Object.keys(OPTIONS), 'help']);
+    for (const flag of rows.keys()) assert.ok(known.has(flag), `--${flag} is not a flag`);
+  });
+});
