@@ -3,6 +3,7 @@
 // from HOTRELOAD_<FLAG> and --help still shows the default.
 import yargs, { type Options } from 'yargs';
 import { DEFAULTS } from './defaults.js';
+import { ConfigError } from './errors.js';
 
 export interface RawOptions {
   watch?: string[];
@@ -27,7 +28,12 @@ export interface RawOptions {
 }
 
 export type ParseResult =
-  | { readonly kind: 'run'; readonly options: RawOptions }
+  | {
+      readonly kind: 'run';
+      readonly options: RawOptions;
+      /** The options whose value came from HOTRELOAD_<FLAG>, for error messages. */
+      readonly fromEnv: readonly string[];
+    }
   | { readonly kind: 'exit'; readonly code: number; readonly output: string };
 
 type Def = Options & { env?: 'comma' | 'newline' };
@@ -200,17 +206,36 @@ function longNames(): Set<string> {
   return names;
 }
 
-/** configmap-reload parses flags with Go's flag package, which accepts -flag as well as --flag. */
-export function normalizeGoFlags(argv: readonly string[]): string[] {
+/**
+ * Rewrites argv for yargs: configmap-reload parses flags with Go's flag package, which accepts
+ * -flag as well as --flag; and a boolean given a value (--dry-run=false) must say true or false,
+ * where yargs would silently read anything else as false.
+ */
+export function normalizeArgv(argv: readonly string[]): string[] {
   const names = longNames();
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--') return out.concat(argv.slice(i));
-    const m = /^-([a-z][a-z0-9.-]+)(=.*)?$/.exec(arg);
-    out.push(m && names.has(m[1]!) ? `-${arg}` : arg);
+    const go = /^-([a-z][a-z0-9.-]+)(=.*)?$/.exec(arg);
+    const long = go && names.has(go[1]!) ? `-${arg}` : arg;
+    const withValue = /^--([a-z][a-z0-9.-]+)=(.*)$/s.exec(long);
+    const def = withValue && OPTIONS[withValue[1] as keyof RawOptions];
+    if (withValue && def?.type === 'boolean') {
+      out.push(
+        parseBoolean(withValue[1]!, withValue[2]!) ? `--${withValue[1]}` : `--no-${withValue[1]}`,
+      );
+    } else {
+      out.push(long);
+    }
   }
   return out;
+}
+
+function parseBoolean(flag: string, text: string): boolean {
+  if (/^(1|t|true|yes|on)$/i.test(text.trim())) return true;
+  if (/^(0|f|false|no|off)$/i.test(text.trim())) return false;
+  throw new ConfigError(flag, text, 'expected true or false');
 }
 
 /** The HOTRELOAD_<FLAG> variable of an option. */
@@ -218,8 +243,8 @@ export function envName(key: string): string {
   return `HOTRELOAD_${key.toUpperCase().replace(/[-.]/g, '_')}`;
 }
 
-function fromEnv(def: Def, text: string): string | boolean | string[] {
-  if (def.type === 'boolean') return /^(1|true|yes|on)$/i.test(text.trim());
+function fromEnv(key: string, def: Def, text: string): string | boolean | string[] {
+  if (def.type === 'boolean') return parseBoolean(`${key} (from ${envName(key)})`, text);
   if (!def.array) return text;
   const sep = def.env === 'newline' ? /\r?\n/ : ',';
   return text
@@ -259,6 +284,19 @@ export function parse(
   env: Readonly<Record<string, string | undefined>>,
   version: string,
 ): ParseResult {
+  try {
+    return parseOrThrow(argv, env, version);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return usageError(err.message);
+  }
+}
+
+function parseOrThrow(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  version: string,
+): ParseResult {
   let failure: string | undefined;
   let output = '';
   let parsed: Record<string, unknown> = {};
@@ -266,26 +304,33 @@ export function parse(
     failure = msg || (err ? err.message : 'invalid arguments');
   });
   // With a callback, yargs parses synchronously and hands over what it would have printed.
-  void parser.parse(normalizeGoFlags(argv), {}, (err, args, out) => {
+  void parser.parse(normalizeArgv(argv), {}, (err, args, out) => {
     if (err && !failure) failure = err.message;
     parsed = args;
     output = out;
   });
-  if (failure)
-    return {
-      kind: 'exit',
-      code: 2,
-      output: `hotreload: ${failure}\nRun 'hotreload --help' for usage.`,
-    };
+  if (failure) return usageError(failure);
   if (parsed.help || parsed.version) return { kind: 'exit', code: 0, output };
   const options: Record<string, unknown> = {};
+  const fromEnvironment: string[] = [];
   for (const [key, def] of Object.entries(OPTIONS)) {
-    const value =
-      parsed[key] ??
-      (env[envName(key)] !== undefined ? fromEnv(def, env[envName(key)]!) : undefined);
+    let value = parsed[key];
+    const text = env[envName(key)];
+    if (value === undefined && text !== undefined) {
+      value = fromEnv(key, def, text);
+      fromEnvironment.push(key);
+    }
     if (value !== undefined) options[key] = lastIfScalar(def, value);
   }
-  return { kind: 'run', options };
+  return { kind: 'run', options, fromEnv: fromEnvironment };
+}
+
+function usageError(message: string): ParseResult {
+  return {
+    kind: 'exit',
+    code: 2,
+    output: `hotreload: ${message}\nRun 'hotreload --help' for usage.`,
+  };
 }
 
 /** A single-valued flag given twice takes the last value, as Go's flag package does. */

@@ -5,7 +5,7 @@
 import { createHttpAction } from './actions/http.js';
 import { dryRunActions } from './actions/dry-run.js';
 import { startApp } from './app.js';
-import { parse } from './cli.js';
+import { envName, parse } from './cli.js';
 import { realClock } from './clock.js';
 import { resolveConfig, type Config } from './config.js';
 import { ConfigError, HotreloadError } from './errors.js';
@@ -30,7 +30,8 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     config = resolveConfig(parsed.options, process.cwd());
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`hotreload: ${err.message}\nRun 'hotreload --help' for usage.\n`);
+    const source = parsed.fromEnv.includes(err.flag) ? ` (set by ${envName(err.flag)})` : '';
+    process.stderr.write(`hotreload: ${err.message}${source}\nRun 'hotreload --help' for usage.\n`);
     return 2;
   }
   const log = createLogger(config.logLevel);

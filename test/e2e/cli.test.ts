@@ -289,6 +289,14 @@ describe('hotreload CLI usage', () => {
     assert.equal(r.stdout, '');
   });
 
+  it('says when a bad value came from the environment', async () => {
+    const r = await runHotreload(['--watch', '/tmp', '--http-url', 'http://x/'], {
+      HOTRELOAD_HTTP_TIMEOUT: '10',
+    });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--http-timeout: "10".*\(set by HOTRELOAD_HTTP_TIMEOUT\)/);
+  });
+
   it('exits 2 on an unknown flag', async () => {
     const r = await runHotreload(['--wathc', '/tmp']);
     assert.equal(r.code, 2);

@@ -145,12 +145,13 @@ function tail(logs: LogRecord[]): string {
 /** Runs the CLI to completion (usage errors, --help, --version). */
 export function runHotreload(
   args: readonly string[],
+  env: Record<string, string> = {},
   timeoutMs = 10_000,
 ): Promise<Exit & { stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [MAIN, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH ?? '' },
+      env: { PATH: process.env.PATH ?? '', ...env },
     });
     let stdout = '';
     let stderr = '';

@@ -187,6 +187,14 @@ const INVALID: [string, string[], string, RegExp?][] = [
   ['log level unknown', [...BASE, '--log-level', 'verbose'], 'log-level', /trace, debug, info/],
   ['shutdown-timeout word', [...BASE, '--shutdown-timeout', 'never'], 'shutdown-timeout'],
   ['unknown flag', [...BASE, '--wach', '/a'], 'wach', /Unknown argument/],
+  ['dry-run with a non-boolean', [...BASE, '--dry-run=maybe'], 'dry-run', /true or false/],
+  [
+    'reload-on-start with a non-boolean',
+    [...BASE, '--reload-on-start=sometimes'],
+    'reload-on-start',
+  ],
+  ['metrics path via its alias', [...BASE, '--web.telemetry-path', 'x'], 'metrics-path'],
+  ['listen via its alias', [...BASE, '--web.listen-address', 'nope'], 'listen'],
   ['stray positional', [...BASE, 'extra'], 'extra', /Unknown argument/],
 ];
 
@@ -202,6 +210,17 @@ describe('invalid values', () => {
 
   it('rejects bad values from the environment the same way', () => {
     assert.match(load(BASE, { HOTRELOAD_DEBOUNCE: 'soon' }) as string, /--debounce: "soon"/);
+    assert.match(
+      load(BASE, { HOTRELOAD_DRY_RUN: 'maybe' }) as string,
+      /--dry-run \(from HOTRELOAD_DRY_RUN\): "maybe"; expected true or false/,
+    );
+  });
+
+  it('reads Go-style boolean values', () => {
+    assert.equal(config([...BASE, '--dry-run=1']).dryRun, true);
+    assert.equal(config([...BASE, '-reload-on-start=true']).reloadOnStart, true);
+    assert.equal(config([...BASE, '--dry-run=false']).dryRun, false);
+    assert.equal(config(BASE, { HOTRELOAD_DRY_RUN: 'off' }).dryRun, false);
   });
 });
 
