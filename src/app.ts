@@ -12,6 +12,9 @@ import { Pipeline, errorFields, short } from './pipeline.js';
 import { startServer, type RunningServer } from './server.js';
 import type { PathWatcher, WatchOptions } from './watch/watcher.js';
 
+/** How long start-up waits for the initial scans of the watchers (a huge plain tree is slow). */
+const WATCH_SETTLE_TIMEOUT_MS = 30_000;
+
 export interface AppDeps {
   readonly config: Config;
   readonly actions: readonly Action[];
@@ -33,8 +36,7 @@ export interface App {
 
 export async function startApp(deps: AppDeps): Promise<App> {
   const { config, clock, log, metrics } = deps;
-  // Watchers start first so that no change between the initial fingerprint and the first watch
-  // is missed; runs wait for the initial fingerprint.
+  // Runs wait for the initial fingerprint.
   let initialized: Promise<unknown> = Promise.resolve();
   const debouncer = new Debouncer(
     async () => {
@@ -80,6 +82,8 @@ export async function startApp(deps: AppDeps): Promise<App> {
       },
     });
   });
+  // The initial fingerprint is taken once every watch is in place, so nothing falls in between.
+  await raceTimeout(clock, Promise.all(watchers.map((w) => w.settled)), WATCH_SETTLE_TIMEOUT_MS);
   initialized = pipeline.init(config.reloadOnStart);
   const initial = (await initialized) as Snapshot;
   if (config.reloadOnStart) debouncer.runNow();

@@ -88,6 +88,7 @@ async function readKubeletVolume(dir: string, out: Collector): Promise<boolean> 
   for (let attempt = 1; attempt <= MAX_GENERATION_READS; attempt++) {
     // (1)
     const generation = await readlink(dataLink).catch(() => undefined);
+    // No `..data` any more: no longer a kubelet volume, so read what is there.
     if (generation === undefined) return visit(dir, dir, new Set(), out);
     // (2)
     const part: Collector = { files: new Map(), problems: [], missing: new Set() };

@@ -1,7 +1,7 @@
 // The chokidar adapter for one --watch PATH: it reports "maybe changed" events and keeps the
 // watch alive across kubelet updates, a missing path, and the path being removed and recreated.
 // It does not decide whether content changed; the fingerprint does.
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { watch, type ChokidarOptions, type FSWatcher } from 'chokidar';
 import type { Clock, TimerHandle } from '../clock.js';
@@ -10,7 +10,11 @@ import { classify, isKubeletInternal, type TargetKind, type WatchTarget } from '
 
 export interface WatchEvent {
   readonly watchPath: string;
-  /** chokidar's event name, or "appeared" / "disappeared" for the watched path itself. */
+  /**
+   * What was seen: chokidar's add, change, unlink, addDir or unlinkDir for a plain directory;
+   * Node's inotify event kind, rename or change, for a watch on one directory; "appeared" or
+   * "disappeared" for the watched path itself. Only a hint: content decides.
+   */
   readonly event: string;
   readonly path: string;
 }
@@ -21,6 +25,11 @@ export interface PathWatcher {
   readonly watchPath: string;
   readonly state: WatchState;
   readonly kind: TargetKind | undefined;
+  /**
+   * Resolves once the first look at the path is done: it is watched (the initial scan is over),
+   * it is missing and being waited for, or watching it failed. Never rejects.
+   */
+  readonly settled: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -39,7 +48,8 @@ export interface WatchOptions {
 }
 
 /** Where chokidar watches for one target, and which of its events are reported. */
-export interface WatchPlan {
+interface WatchPlan {
+  /** A real path, never inside a kubelet generation directory. */
   readonly root: string;
   readonly options: ChokidarOptions;
   /**
@@ -48,6 +58,12 @@ export interface WatchPlan {
    */
   readonly report: 'inotify' | 'chokidar';
   readonly relevant: (name: string) => boolean;
+}
+
+/** The directory to watch, and the name in it that leads to the target (none: the target itself). */
+interface Anchor {
+  readonly root: string;
+  readonly below: string | undefined;
 }
 
 const DEFAULT_POLL_MISSING_MS = 1000;
@@ -67,36 +83,48 @@ export function watchPath(p: string, opts: WatchOptions): PathWatcher {
 }
 
 /**
- * Never an inotify watch on `..data`, a key link or a key file: the kubelet replaces them, and a
- * watch on a replaced inode dies silently (DESIGN.md, "What the kubelet does to a volume").
+ * Never an inotify watch on `..data`, a key link, a key file or anything inside a generation
+ * directory: the kubelet replaces them, and a watch on a replaced inode dies silently (DESIGN.md,
+ * "What the kubelet does to a volume"). So the anchor is the deepest directory on the target's
+ * path (the path itself for a directory, its parent for a file) whose real path does not pass
+ * through a `..` name; for a key file that is the volume directory, and for a file below a nested
+ * key (`sub/app.conf`, where `sub -> ..data/sub`) too. Resolves undefined when nothing exists.
+ */
+async function anchorFor(target: WatchTarget): Promise<Anchor | undefined> {
+  const full = path.resolve(target.path);
+  for (let dir = target.kind === 'file' ? path.dirname(full) : full; ; dir = path.dirname(dir)) {
+    const real = await realpath(dir).catch(() => undefined);
+    if (!real) return undefined;
+    if (!real.split(path.sep).some(isKubeletInternal)) {
+      return {
+        root: real,
+        below: dir === full ? undefined : path.relative(dir, full).split(path.sep)[0],
+      };
+    }
+    if (dir === path.dirname(dir)) return undefined;
+  }
+}
+
+/**
  * - kubelet volume: the volume directory only (one inotify watch); each of its inotify events is
  *   reported, the swap being `rename ..data_tmp` and `rename ..data`.
- * - single file: its parent directory only (one inotify watch), so an atomic replace of the file
- *   and a kubelet swap (when the file is a key link) are seen; events naming siblings are not
- *   reported.
  * - plain directory: the whole tree, through chokidar's events (which include files found when a
  *   new subdirectory is scanned); every event counts.
+ * - anything else (a single file; a directory inside a kubelet volume): the anchor directory only
+ *   (one inotify watch), reporting events that name the way to the target or a `..` name, so an
+ *   atomic replace of the file and a kubelet swap are seen, and siblings are not reported.
  * The single-directory plans report inotify events rather than chokidar's, because chokidar drops
  * a "change" of a path within 50 ms of the previous one (`_throttle('change', path, 50)`), and
  * because with followSymlinks: false it reports every symlink of the initial scan as "add" even
  * with ignoreInitial (chokidar 5.0.0). Telling chokidar to ignore every entry keeps it from
  * adding watches for them.
  */
-export function planFor(target: WatchTarget): WatchPlan {
-  const full = path.resolve(target.path);
-  switch (target.kind) {
-    case 'kubelet':
-      return singleDirectory(full, () => true);
-    case 'file': {
-      const name = path.basename(full);
-      return singleDirectory(path.dirname(full), (n) => n === name || isKubeletInternal(n));
-    }
-    case 'dir':
-      return { root: full, options: BASE_OPTIONS, report: 'chokidar', relevant: () => true };
+function planFor(kind: TargetKind, anchor: Anchor): WatchPlan {
+  const { root, below } = anchor;
+  if (below === undefined && kind === 'dir') {
+    return { root, options: BASE_OPTIONS, report: 'chokidar', relevant: () => true };
   }
-}
-
-function singleDirectory(root: string, relevant: (name: string) => boolean): WatchPlan {
+  const relevant = (n: string) => below === undefined || n === below || isKubeletInternal(n);
   const options = { ...BASE_OPTIONS, depth: 0, ignored: (p: string) => p !== root };
   return { root, options, report: 'inotify', relevant };
 }
@@ -107,6 +135,8 @@ class ChokidarPathWatcher implements PathWatcher {
   private fsw: FSWatcher | undefined;
   private timer: TimerHandle | undefined;
   private loggedWaiting = false;
+  private markSettled!: () => void;
+  readonly settled = new Promise<void>((resolve) => (this.markSettled = resolve));
 
   constructor(
     readonly watchPath: string,
@@ -123,6 +153,7 @@ class ChokidarPathWatcher implements PathWatcher {
 
   async close(): Promise<void> {
     this.state = 'closed';
+    this.markSettled();
     this.timer?.cancel();
     this.timer = undefined;
     await this.stopWatching();
@@ -132,8 +163,10 @@ class ChokidarPathWatcher implements PathWatcher {
   private async locate(appeared: boolean): Promise<void> {
     const target = await classify(this.watchPath);
     if (this.closed) return;
-    if (!target) return this.waitForPath();
-    const plan = planFor(target);
+    const anchor = target && (await anchorFor(target));
+    if (this.closed) return;
+    if (!target || !anchor) return this.waitForPath();
+    const plan = planFor(target.kind, anchor);
     const rootId = await identity(plan.root);
     if (this.closed) return;
     if (!rootId) return this.waitForPath();
@@ -141,6 +174,7 @@ class ChokidarPathWatcher implements PathWatcher {
   }
 
   private waitForPath(): void {
+    this.markSettled();
     if (!this.loggedWaiting) {
       this.opts.log.info({ path: this.watchPath }, 'waiting for watched path to appear');
       this.loggedWaiting = true;
@@ -174,6 +208,7 @@ class ChokidarPathWatcher implements PathWatcher {
     fsw.on('error', (err) => this.watchError(plan.root, err));
     fsw.once('ready', () => {
       ready = true;
+      this.markSettled();
       if (this.fsw !== fsw || this.state !== 'waiting') return;
       this.state = 'watching';
       this.opts.log.debug({ path: this.watchPath, kind: target.kind, root: plan.root }, 'watching');
@@ -227,6 +262,7 @@ class ChokidarPathWatcher implements PathWatcher {
   }
 
   private fail(err: unknown): void {
+    this.markSettled();
     if (this.closed) return;
     this.state = 'failed';
     this.opts.onError(

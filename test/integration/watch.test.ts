@@ -1,7 +1,7 @@
 // Real chokidar on real temporary directories, updated the way the kubelet updates a volume.
 // Every wait is bounded; every watcher is closed by the test that opened it.
 import assert from 'node:assert/strict';
-import { mkdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import { realClock, type Clock, type TimerHandle } from '../../src/clock.js';
@@ -207,6 +207,39 @@ describe('watching a single file', () => {
       await waitFor(() => named(rec.events, '..data').length > 0, 5000, `swap to ${version}`);
     }
     assert.deepEqual(named(rec.events, 'other.conf'), [], 'other keys are not reported');
+  });
+});
+
+describe('watching a path below a nested key (items: path: sub/app.conf)', () => {
+  for (const target of ['sub/app.conf', 'sub']) {
+    it(`sees every swap for ${target}, through the volume directory`, async () => {
+      const dir = await makeTempDir('nested');
+      const writer = new AtomicWriter(dir);
+      await writer.write({ 'sub/app.conf': 'v0', 'other.conf': 'o' });
+      const rec = recorder();
+      const handlesBefore = watchHandles();
+      await startWatching(path.join(dir, target), rec.opts);
+      assert.equal(watchHandles() - handlesBefore, 1, 'one watch, not one in a generation');
+
+      for (const version of ['v1', 'v2', 'v3']) {
+        rec.events.length = 0;
+        await writer.write({ 'sub/app.conf': version, 'other.conf': 'o' });
+        await waitFor(() => named(rec.events, '..data').length > 0, 5000, `swap to ${version}`);
+      }
+      assert.deepEqual(named(rec.events, 'other.conf'), []);
+    });
+  }
+});
+
+describe('watching a directory through a symlink', () => {
+  it('watches the real directory, recursively', async () => {
+    const base = await makeTempDir('linked');
+    await mkdir(path.join(base, 'real', 'sub'), { recursive: true });
+    await symlink(path.join(base, 'real'), path.join(base, 'link'));
+    const rec = recorder();
+    await startWatching(path.join(base, 'link'), rec.opts);
+    await writeFile(path.join(base, 'real', 'sub', 'x.conf'), 'x');
+    await waitFor(() => named(rec.events, 'x.conf').length > 0, 5000, 'event behind the link');
   });
 });
 
