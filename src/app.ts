@@ -30,6 +30,8 @@ export interface AppDeps {
 export interface App {
   /** The server, when --listen is not ''. */
   readonly server: RunningServer | undefined;
+  /** Re-fingerprints now, as the periodic resync does. */
+  resync(reason: string): void;
   /** Stops watching, lets an in-flight reload finish for up to `timeoutMs`, closes the server. */
   stop(timeoutMs: number): Promise<void>;
 }
@@ -129,6 +131,10 @@ export async function startApp(deps: AppDeps): Promise<App> {
 
   return {
     server,
+    resync(reason) {
+      log.info({ reason }, 'resync requested');
+      debouncer.runNow();
+    },
     async stop(timeoutMs) {
       resync.cancel();
       debouncer.stop();

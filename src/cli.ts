@@ -25,12 +25,27 @@ export interface RawOptions {
   'metrics-path'?: string;
   'log-level'?: string;
   'shutdown-timeout'?: string;
+  signal?: string;
+  restart?: boolean;
+  'stop-signal'?: string;
+  'stop-timeout'?: string;
+  'restart-wait'?: string;
+  exec?: string;
+  'exec-timeout'?: string;
+  exit?: string;
+  'process-name'?: string;
+  'process-match'?: string;
+  'pid-file'?: string;
+  'all-matches'?: boolean;
+  'proc-root'?: string;
 }
 
 export type ParseResult =
   | {
       readonly kind: 'run';
       readonly options: RawOptions;
+      /** The application to supervise as a child: what follows `--`. */
+      readonly command: readonly string[];
       /** The options whose value came from HOTRELOAD_<FLAG>, for error messages. */
       readonly fromEnv: readonly string[];
     }
@@ -42,6 +57,9 @@ const HTTP = 'HTTP reload:';
 const RETRY = 'Retries:';
 const SERVER = 'Server and logs:';
 const GENERAL = 'General:';
+const PROCESS = 'Process actions (need shareProcessNamespace: true, or a child after --):';
+const SELECT = 'Choosing the target process:';
+const EXEC = 'Command and exit:';
 
 /** Every option; the key is the flag, and HOTRELOAD_<KEY in upper snake case> its variable. */
 export const OPTIONS: Record<keyof RawOptions, Def> = {
@@ -178,6 +196,84 @@ export const OPTIONS: Record<keyof RawOptions, Def> = {
     defaultDescription: DEFAULTS.shutdownTimeout,
     describe: 'On SIGTERM/SIGINT, how long an in-flight reload may take to finish.',
   },
+  signal: {
+    group: PROCESS,
+    type: 'string',
+    describe: 'Send this signal to the target process on change: HUP, SIGHUP or a number.',
+  },
+  restart: {
+    group: PROCESS,
+    type: 'boolean',
+    defaultDescription: 'false',
+    describe:
+      'Stop the target process on change (--stop-signal, then SIGKILL after --stop-timeout) so the kubelet restarts its container; a supervised child is restarted in place.',
+  },
+  'stop-signal': {
+    group: PROCESS,
+    type: 'string',
+    defaultDescription: DEFAULTS.stopSignal,
+    describe: 'Signal that asks the target to stop, for --restart and --exit.',
+  },
+  'stop-timeout': {
+    group: PROCESS,
+    type: 'string',
+    defaultDescription: DEFAULTS.stopTimeout,
+    describe: 'How long a stopping process may take before SIGKILL.',
+  },
+  'restart-wait': {
+    group: PROCESS,
+    type: 'string',
+    defaultDescription: 'off',
+    describe:
+      'After --restart, wait this long for a new matching process; none is a failed reload.',
+  },
+  'process-name': {
+    group: SELECT,
+    type: 'string',
+    describe: 'Target the process whose name (comm, or basename of argv[0]) is exactly this.',
+  },
+  'process-match': {
+    group: SELECT,
+    type: 'string',
+    describe:
+      "Target the process whose command line matches this regular expression, e.g. '^nginx: master'.",
+  },
+  'pid-file': {
+    group: SELECT,
+    type: 'string',
+    describe: 'Target the process whose PID is in this file (read at each attempt).',
+  },
+  'all-matches': {
+    group: SELECT,
+    type: 'boolean',
+    defaultDescription: 'false',
+    describe:
+      'Signal every matching process, not only the topmost ones (a master, not its workers).',
+  },
+  'proc-root': {
+    group: SELECT,
+    type: 'string',
+    defaultDescription: DEFAULTS.procRoot,
+    describe: 'Where the process table is mounted.',
+  },
+  exec: {
+    group: EXEC,
+    type: 'string',
+    describe:
+      'Run this command through /bin/sh -c on change, with HOTRELOAD_CHANGED (changed paths, one per line) and HOTRELOAD_FINGERPRINT set; a non-zero exit is a failed reload.',
+  },
+  'exec-timeout': {
+    group: EXEC,
+    type: 'string',
+    defaultDescription: DEFAULTS.execTimeout,
+    describe: 'How long --exec may run.',
+  },
+  exit: {
+    group: EXEC,
+    type: 'string',
+    describe:
+      'On change, stop (a supervised child first) and exit with this code (default 0), so the container restarts with the new configuration.',
+  },
 };
 
 const EXAMPLES: [string, string][] = [
@@ -192,6 +288,18 @@ const EXAMPLES: [string, string][] = [
   [
     "$0 --watch /etc/app --http-url http://127.0.0.1:8080/reload --http-header-file 'Authorization=/var/run/secrets/token'",
     'send a mounted token',
+  ],
+  [
+    "$0 --watch /etc/nginx --signal HUP --process-match '^nginx: master'",
+    'send HUP to the nginx master (shareProcessNamespace: true)',
+  ],
+  [
+    '$0 --watch /etc/filebeat --restart --process-name filebeat',
+    'restart an application that cannot reload',
+  ],
+  [
+    '$0 --watch /etc/app --signal HUP -- /usr/bin/app --config /etc/app/app.yaml',
+    'run the application as a child and signal it',
   ],
   ['$0 --watch ./config --dry-run --debounce 0', 'only log what changes'],
 ];
@@ -257,10 +365,12 @@ function build(version: string) {
   return yargs()
     .scriptName('hotreload')
     .usage(
-      '$0 [options]\n\nWatch mounted ConfigMaps and Secrets; when their content really changes, tell the application to reload.\nEvery flag can also be set as HOTRELOAD_<FLAG> (e.g. HOTRELOAD_HTTP_URL); flags win over the environment.\nDurations: 500ms, 10s, 1m30s.',
+      '$0 [options] [-- COMMAND ARGS...]\n\nWatch mounted ConfigMaps and Secrets; when their content really changes, tell the application to reload.\nEvery flag can also be set as HOTRELOAD_<FLAG> (e.g. HOTRELOAD_HTTP_URL); flags win over the environment.\nDurations: 500ms, 10s, 1m30s.',
     )
     .parserConfiguration({
       'dot-notation': false,
+      'populate--': true,
+      'halt-at-non-option': false,
       'greedy-arrays': false,
       'duplicate-arguments-array': true,
       'flatten-duplicate-arrays': true,
@@ -322,7 +432,8 @@ function parseOrThrow(
     }
     if (value !== undefined) options[key] = lastIfScalar(def, value);
   }
-  return { kind: 'run', options, fromEnv: fromEnvironment };
+  const command = ((parsed['--'] as unknown[] | undefined) ?? []).map(String);
+  return { kind: 'run', options, command, fromEnv: fromEnvironment };
 }
 
 function usageError(message: string): ParseResult {

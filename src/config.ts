@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { RawOptions } from './cli.js';
 import { DEFAULTS } from './defaults.js';
 import { parseDuration } from './duration.js';
+import { resolveProcessConfig, type ProcessConfig } from './config-process.js';
 import { ConfigError } from './errors.js';
 import { parseHeader, parseHeaderFile, parseStatusSpec, type StatusSpec } from './http-status.js';
 
@@ -42,6 +43,7 @@ export interface Config {
   readonly metricsPath: string;
   readonly logLevel: LogLevel;
   readonly shutdownTimeoutMs: number;
+  readonly process: ProcessConfig;
 }
 
 const DURATION_HELP = 'expected a duration such as 500ms, 10s or 1m30s';
@@ -144,7 +146,11 @@ function each<T>(values: readonly string[] | undefined, fn: (v: string) => T): T
 }
 
 /** Resolves and validates every option; throws the first ConfigError found. */
-export function resolveConfig(raw: RawOptions, cwd: string): Config {
+export function resolveConfig(
+  raw: RawOptions,
+  cwd: string,
+  command: readonly string[] = [],
+): Config {
   const v = <K extends keyof RawOptions>(key: K, fallback: NonNullable<RawOptions[K]>) =>
     raw[key] ?? fallback;
   const debounceMs = duration('debounce', v('debounce', DEFAULTS.debounce), { allowZero: true });
@@ -203,11 +209,13 @@ export function resolveConfig(raw: RawOptions, cwd: string): Config {
       'expected a path starting with /, e.g. /metrics',
     );
   const dryRun = raw['dry-run'] ?? false;
-  if (urls.length === 0 && !dryRun) {
+  const processConfig = resolveProcessConfig(raw, command, cwd);
+  const { signal, restart, exec, exit } = processConfig;
+  if (urls.length === 0 && !signal && !restart && !exec && !exit && !dryRun) {
     throw new ConfigError(
       'http-url',
       undefined,
-      'nothing to do on a change; give --http-url URL (the reload endpoint), or --dry-run to only log changes',
+      'nothing to do on a change; give --http-url URL, --signal, --restart, --exec or --exit, or --dry-run to only log changes',
     );
   }
   return Object.freeze({
@@ -233,6 +241,7 @@ export function resolveConfig(raw: RawOptions, cwd: string): Config {
     listen: listenAddress(v('listen', DEFAULTS.listen)),
     metricsPath,
     logLevel: logLevel as LogLevel,
+    process: processConfig,
     shutdownTimeoutMs: duration(
       'shutdown-timeout',
       v('shutdown-timeout', DEFAULTS.shutdownTimeout),

@@ -14,4 +14,8 @@ export const DEFAULTS = {
   metricsPath: '/metrics',
   logLevel: 'info',
   shutdownTimeout: '5s',
+  stopSignal: 'TERM',
+  stopTimeout: '10s',
+  execTimeout: '30s',
+  procRoot: '/proc',
 } as const;

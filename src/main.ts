@@ -2,9 +2,10 @@
 // Entry point: argv/env -> Config -> real dependencies -> run until SIGTERM/SIGINT -> exit code.
 // Exit codes: 0 clean stop (or --help/--version), 1 fatal runtime error, 2 usage error. This is
 // the only module that reads process.argv/env or calls process.exit.
-import { createHttpAction } from './actions/http.js';
+import { createActions } from './actions/index.js';
 import { dryRunActions } from './actions/dry-run.js';
 import { startApp } from './app.js';
+import { Supervisor, exitCodeOf, type ChildExit } from './child.js';
 import { envName, parse } from './cli.js';
 import { realClock } from './clock.js';
 import { resolveConfig, type Config } from './config.js';
@@ -13,11 +14,14 @@ import { takeSnapshot } from './fingerprint.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { errorFields } from './pipeline.js';
+import { parseSignal } from './proc/signals.js';
 import { redactUrl } from './redact.js';
 import { VERSION } from './version.js';
 import { watchPath } from './watch/watcher.js';
 
 const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+/** Passed on to a supervised child; without one, SIGHUP asks for a resync and the rest are ignored. */
+const FORWARDED_SIGNALS = ['SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
 
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const parsed = parse(argv, env, VERSION);
@@ -27,7 +31,7 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   }
   let config: Config;
   try {
-    config = resolveConfig(parsed.options, process.cwd());
+    config = resolveConfig(parsed.options, process.cwd(), parsed.command);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     const source = parsed.fromEnv.includes(err.flag) ? ` (set by ${envName(err.flag)})` : '';
@@ -36,7 +40,7 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   }
   const log = createLogger(config.logLevel);
   try {
-    return await run(config, log);
+    return await run(config, log, env);
   } catch (err) {
     log.fatal(
       {
@@ -49,13 +53,53 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   }
 }
 
-async function run(config: Config, log: Logger): Promise<number> {
-  log.info({ version: VERSION, node: process.versions.node, ...summary(config) }, 'starting');
-  // Listen for stop signals before anything starts, so a signal during start-up is not fatal.
-  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
-    for (const s of STOP_SIGNALS) process.once(s, () => resolve(s));
+type Ending =
+  | { readonly kind: 'signal'; readonly signal: NodeJS.Signals }
+  | { readonly kind: 'exit-action'; readonly code: number }
+  | { readonly kind: 'child-exited'; readonly exit: ChildExit };
+
+async function run(config: Config, log: Logger, env: NodeJS.ProcessEnv): Promise<number> {
+  const supervisor =
+    config.process.command.length > 0
+      ? new Supervisor(config.process.command, { env, log, clock: realClock })
+      : undefined;
+  let requestExit!: (code: number) => void;
+  const resync = { now: (): void => undefined };
+  // Signals are handled before anything starts, so one arriving during start-up is not fatal.
+  const ending = Promise.race<Ending>([
+    new Promise((resolve) => {
+      for (const s of STOP_SIGNALS) process.once(s, () => resolve({ kind: 'signal', signal: s }));
+    }),
+    new Promise((resolve) => (requestExit = (code) => resolve({ kind: 'exit-action', code }))),
+    ...(supervisor
+      ? [supervisor.exitedOnItsOwn.then((exit): Ending => ({ kind: 'child-exited', exit }))]
+      : []),
+  ]);
+  for (const s of FORWARDED_SIGNALS) {
+    process.on(s, () =>
+      supervisor ? supervisor.forward(s) : s === 'SIGHUP' ? resync.now() : undefined,
+    );
+  }
+  supervisor?.start();
+  const actions = createActions(config, {
+    supervisor,
+    kill: (pid, signal) => process.kill(pid, signal),
+    selfPid: process.pid,
+    selfUid: process.getuid?.() ?? -1,
+    env,
+    clock: realClock,
+    log,
+    requestExit,
   });
-  const actions = config.http.map((t) => createHttpAction(t));
+  log.info(
+    {
+      version: VERSION,
+      node: process.versions.node,
+      ...summary(config),
+      actions: actions.map(({ kind, target }) => ({ kind, target })),
+    },
+    'starting',
+  );
   const app = await startApp({
     config,
     actions: config.dryRun ? dryRunActions(actions, log) : actions,
@@ -67,11 +111,33 @@ async function run(config: Config, log: Logger): Promise<number> {
     takeSnapshot,
     watchPath,
   });
-  const signal = await stopSignal;
-  log.info({ signal, shutdownTimeoutMs: config.shutdownTimeoutMs }, 'stopping');
+  resync.now = () => app.resync('SIGHUP');
+  const end = await ending;
+  log.info({ ...end, shutdownTimeoutMs: config.shutdownTimeoutMs }, 'stopping');
   await app.stop(config.shutdownTimeoutMs);
-  log.info({}, 'stopped');
-  return 0;
+  const code = await finish(end, supervisor, config);
+  log.info({ code }, 'stopped');
+  return code;
+}
+
+/** Stops a child still running and chooses the exit code. */
+async function finish(
+  end: Ending,
+  supervisor: Supervisor | undefined,
+  config: Config,
+): Promise<number> {
+  switch (end.kind) {
+    case 'exit-action':
+      return end.code;
+    case 'child-exited':
+      return exitCodeOf(end.exit);
+    case 'signal': {
+      if (!supervisor) return 0;
+      // The child gets the signal hotreload received; its exit code becomes hotreload's.
+      const exit = await supervisor.stop(parseSignal(end.signal)!, config.process.stopTimeoutMs);
+      return exit ? exitCodeOf(exit) : 0;
+    }
+  }
 }
 
 /** The effective configuration for the start-up log: no header values, no URL credentials. */
@@ -89,6 +155,7 @@ function summary(config: Config): Record<string, unknown> {
     maxWaitMs: config.maxWaitMs,
     resyncIntervalMs: config.resyncIntervalMs,
     retry: config.retry,
+    child: config.process.command[0],
     dryRun: config.dryRun,
     reloadOnStart: config.reloadOnStart,
   };

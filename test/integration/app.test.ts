@@ -9,6 +9,7 @@ import { createHttpAction } from '../../src/actions/http.js';
 import { startApp, type App } from '../../src/app.js';
 import { realClock } from '../../src/clock.js';
 import type { Config } from '../../src/config.js';
+import { resolveProcessConfig } from '../../src/config-process.js';
 import { takeSnapshot } from '../../src/fingerprint.js';
 import { parseStatusSpec } from '../../src/http-status.js';
 import { createMetrics } from '../../src/metrics.js';
@@ -44,6 +45,7 @@ async function start(
     metricsPath: '/metrics',
     logLevel: 'info',
     shutdownTimeoutMs: 1000,
+    process: resolveProcessConfig({}, [], '/'),
     ...overrides,
   };
   const sink = logSink();

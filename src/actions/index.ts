@@ -1,0 +1,77 @@
+// Builds the configured actions in their one fixed order: exec, http, signal, restart, exit.
+// A command prepares or notifies first, the HTTP endpoints and signals reload in place, a restart
+// replaces the process, and exiting comes last because nothing runs after it. The pipeline runs
+// them in this order and stops at the first failure.
+import type { Logger } from 'pino';
+import type { Supervisor } from '../child.js';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config.js';
+import type { KillFn } from '../proc/signals.js';
+import type { Action } from './action.js';
+import { createExecAction } from './exec.js';
+import { createExitAction } from './exit.js';
+import { createHttpAction } from './http.js';
+import { createRestartAction } from './restart.js';
+import { createSignalAction } from './signal.js';
+
+export interface ActionDeps {
+  readonly supervisor: Supervisor | undefined;
+  readonly kill: KillFn;
+  readonly selfPid: number;
+  readonly selfUid: number;
+  readonly env: NodeJS.ProcessEnv;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly requestExit: (code: number) => void;
+}
+
+export function createActions(config: Config, deps: ActionDeps): Action[] {
+  const p = config.process;
+  const targets = {
+    selector: p.selector,
+    supervisor: deps.supervisor,
+    procRoot: p.procRoot,
+    selfPid: deps.selfPid,
+  };
+  const actions: Action[] = [];
+  if (p.exec)
+    actions.push(createExecAction({ ...p.exec, env: deps.env, clock: deps.clock, log: deps.log }));
+  for (const target of config.http) actions.push(createHttpAction(target));
+  if (p.signal) {
+    actions.push(
+      createSignalAction({
+        ...targets,
+        signal: p.signal,
+        kill: deps.kill,
+        selfUid: deps.selfUid,
+        log: deps.log,
+      }),
+    );
+  }
+  if (p.restart) {
+    actions.push(
+      createRestartAction({
+        ...targets,
+        stopSignal: p.stopSignal,
+        stopTimeoutMs: p.stopTimeoutMs,
+        restartWaitMs: p.restartWaitMs,
+        kill: deps.kill,
+        selfUid: deps.selfUid,
+        clock: deps.clock,
+        log: deps.log,
+      }),
+    );
+  }
+  if (p.exit) {
+    actions.push(
+      createExitAction({
+        code: p.exit.code,
+        supervisor: deps.supervisor,
+        stopSignal: p.stopSignal,
+        stopTimeoutMs: p.stopTimeoutMs,
+        requestExit: deps.requestExit,
+      }),
+    );
+  }
+  return actions;
+}

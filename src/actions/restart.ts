@@ -1,0 +1,124 @@
+// --restart: stops the target processes so their container is restarted by the kubelet (or, for
+// the supervised child, restarts it in place). In order, per process:
+//   1. send --stop-signal; a process already gone counts as stopped;
+//   2. wait up to --stop-timeout for it to exit (gone, zombie, or its PID reused);
+//   3. still there: SIGKILL, and wait a little more; still there then is a failed reload;
+//   4. with --restart-wait: wait for a new matching process to appear and log its PID.
+import type { Logger } from 'pino';
+import { sleep, type Clock } from '../clock.js';
+import { ReloadError } from '../errors.js';
+import { describeSelector } from '../proc/select.js';
+import { isGone, parseSignal, sendSignal, type KillFn, type SignalSpec } from '../proc/signals.js';
+import type { ProcInfo } from '../proc/table.js';
+import type { Action } from './action.js';
+import { describeProcess, resolveTargets, type TargetDeps } from './targets.js';
+
+export interface RestartActionOptions extends TargetDeps {
+  readonly stopSignal: SignalSpec;
+  readonly stopTimeoutMs: number;
+  /** 0: do not wait for the new process. */
+  readonly restartWaitMs: number;
+  readonly kill: KillFn;
+  readonly selfUid: number;
+  readonly clock: Clock;
+  readonly log: Logger;
+}
+
+const POLL_MS = 100;
+const KILL_WAIT_MS = 5000;
+const SIGKILL = parseSignal('KILL')!;
+
+export function createRestartAction(opts: RestartActionOptions): Action {
+  const { supervisor, selector } = opts;
+  return {
+    kind: 'restart',
+    target: selector ? describeSelector(selector) : 'the child',
+    async run() {
+      if (!selector && supervisor) {
+        await supervisor.restart(opts.stopSignal, opts.stopTimeoutMs);
+        return;
+      }
+      const targets = await resolveTargets(opts);
+      for (const target of targets) await stopProcess(target, opts);
+      if (opts.restartWaitMs > 0) await waitForNew(targets, opts);
+    },
+  };
+}
+
+async function stopProcess(target: ProcInfo, opts: RestartActionOptions): Promise<void> {
+  const { log } = opts;
+  // (1)
+  if (!(await signalUnlessGone(target, opts.stopSignal, opts))) return;
+  log.info(
+    { pid: target.pid, comm: target.comm, signal: opts.stopSignal.name },
+    `stopping ${describeProcess(target)}`,
+  );
+  // (2)
+  if (await waitGone(target, opts.stopTimeoutMs, opts)) return;
+  // (3)
+  log.warn(
+    { pid: target.pid, comm: target.comm, stopTimeoutMs: opts.stopTimeoutMs },
+    'process did not stop in time; sending SIGKILL',
+  );
+  if (!(await signalUnlessGone(target, SIGKILL, opts))) return;
+  if (await waitGone(target, KILL_WAIT_MS, opts)) return;
+  throw new ReloadError(
+    'E_RESTART_STUCK',
+    `${describeProcess(target)} is still running after SIGKILL`,
+    {
+      hint: 'the process may be in uninterruptible sleep (state D); check the node',
+    },
+  );
+}
+
+/** Sends `signal`; false when the process was already gone (which is what stopping wants). */
+async function signalUnlessGone(
+  target: ProcInfo,
+  signal: SignalSpec,
+  opts: RestartActionOptions,
+): Promise<boolean> {
+  try {
+    await sendSignal(target, signal, opts);
+    return true;
+  } catch (err) {
+    if (err instanceof ReloadError && err.code === 'E_PROCESS_GONE') return false;
+    throw err;
+  }
+}
+
+async function waitGone(
+  target: ProcInfo,
+  ms: number,
+  opts: RestartActionOptions,
+): Promise<boolean> {
+  const deadline = opts.clock.now() + ms;
+  for (;;) {
+    if (await isGone(opts.procRoot, target)) return true;
+    if (opts.clock.now() >= deadline) return false;
+    await sleep(opts.clock, Math.min(POLL_MS, deadline - opts.clock.now()));
+  }
+}
+
+// (4)
+async function waitForNew(old: readonly ProcInfo[], opts: RestartActionOptions): Promise<void> {
+  const known = new Set(old.map((p) => `${p.pid}:${p.startTime}`));
+  const deadline = opts.clock.now() + opts.restartWaitMs;
+  for (;;) {
+    const fresh = (await resolveTargets(opts).catch(() => [])).filter(
+      (p) => !known.has(`${p.pid}:${p.startTime}`),
+    );
+    if (fresh.length > 0) {
+      opts.log.info({ pids: fresh.map((p) => p.pid) }, 'new process started');
+      return;
+    }
+    if (opts.clock.now() >= deadline) break;
+    await sleep(opts.clock, Math.min(POLL_MS * 2, deadline - opts.clock.now()));
+  }
+  throw new ReloadError(
+    'E_RESTART_WAIT',
+    `no new process matching ${opts.selector ? describeSelector(opts.selector) : 'the child'} appeared within ${opts.restartWaitMs}ms after the restart`,
+    {
+      hint: 'check that the container restarts (kubectl describe pod: restart count, back-off) or raise --restart-wait',
+    },
+  );
+}
