@@ -195,8 +195,114 @@ const INVALID: [string, string[], string, RegExp?][] = [
   ],
   ['metrics path via its alias', [...BASE, '--web.telemetry-path', 'x'], 'metrics-path'],
   ['listen via its alias', [...BASE, '--web.listen-address', 'nope'], 'listen'],
+  ['unknown signal', [...BASE, '--signal', 'HUPP', '--process-name', 'x'], 'signal', /SIGUSR1/],
+  ['signal zero', [...BASE, '--signal', '0', '--process-name', 'x'], 'signal'],
+  [
+    'signal without a target',
+    ['--watch', '/a', '--signal', 'HUP'],
+    'signal',
+    /shareProcessNamespace/,
+  ],
+  ['restart without a target', ['--watch', '/a', '--restart'], 'restart', /--process-name/],
+  [
+    'unknown stop signal',
+    [...BASE, '--restart', '--process-name', 'x', '--stop-signal', 'STOP!'],
+    'stop-signal',
+  ],
+  [
+    'stop-timeout zero',
+    [...BASE, '--restart', '--process-name', 'x', '--stop-timeout', '0'],
+    'stop-timeout',
+  ],
+  [
+    'restart-wait without restart',
+    [...BASE, '--restart-wait', '5s'],
+    'restart-wait',
+    /add --restart/,
+  ],
+  [
+    'restart-wait word',
+    [...BASE, '--restart', '--process-name', 'x', '--restart-wait', 'long'],
+    'restart-wait',
+  ],
+  [
+    'process-name with a path',
+    [...BASE, '--signal', 'HUP', '--process-name', '/usr/sbin/nginx'],
+    'process-name',
+    /--process-match/,
+  ],
+  [
+    'process-name without an action',
+    [...BASE, '--process-name', 'nginx'],
+    'process-name',
+    /--signal or --restart/,
+  ],
+  [
+    'process-match not a regex',
+    [...BASE, '--signal', 'HUP', '--process-match', '(nginx'],
+    'process-match',
+    /regular expression/,
+  ],
+  ['pid-file empty', [...BASE, '--signal', 'HUP', '--pid-file', ''], 'pid-file'],
+  ['all-matches without a selector', [...BASE, '--all-matches'], 'all-matches'],
+  ['exec empty', ['--watch', '/a', '--exec', ' '], 'exec'],
+  [
+    'exec-timeout word',
+    ['--watch', '/a', '--exec', 'true', '--exec-timeout', 'soon'],
+    'exec-timeout',
+  ],
+  ['exit code too big', ['--watch', '/a', '--exit', '256'], 'exit', /0 to 255/],
+  ['exit code word', ['--watch', '/a', '--exit', 'now'], 'exit'],
+  [
+    'proc-root empty',
+    [...BASE, '--signal', 'HUP', '--process-name', 'x', '--proc-root', ''],
+    'proc-root',
+  ],
   ['stray positional', [...BASE, 'extra'], 'extra', /Unknown argument/],
 ];
+
+describe('process actions', () => {
+  it('resolves signals, selectors and the child command', () => {
+    const c = config([
+      '--watch',
+      '/a',
+      '--signal',
+      '1',
+      '--process-match',
+      '^nginx: master',
+      '--all-matches',
+    ]);
+    assert.deepEqual(c.process.signal, { name: 'SIGHUP', number: 1 });
+    assert.equal(c.process.selector?.match?.source, '^nginx: master');
+    assert.equal(c.process.selector?.all, true);
+    assert.equal(c.process.stopSignal.name, 'SIGTERM');
+    assert.equal(c.process.stopTimeoutMs, 10_000);
+    assert.equal(c.process.procRoot, '/proc');
+  });
+
+  it('--signal and --restart target a child given after --', () => {
+    const parsed = parse(['--watch', '/a', '--restart', '--', 'app', '--flag'], {}, '1');
+    assert.equal(parsed.kind, 'run');
+    if (parsed.kind !== 'run') return;
+    const c = resolveConfig(parsed.options, '/', parsed.command);
+    assert.deepEqual(c.process.command, ['app', '--flag']);
+    assert.equal(c.process.restart, true);
+    assert.equal(c.process.selector, undefined);
+  });
+
+  it('--exit takes an optional code', () => {
+    assert.deepEqual(config(['--watch', '/a', '--exit']).process.exit, { code: 0 });
+    assert.deepEqual(config(['--watch', '/a', '--exit', '3']).process.exit, { code: 3 });
+    assert.deepEqual(config(['--watch', '/a'], { HOTRELOAD_EXIT: '4' }).process.exit, { code: 4 });
+  });
+
+  it('--exec needs no other action', () => {
+    assert.equal(
+      config(['--watch', '/a', '--exec', 'nginx -s reload']).process.exec?.timeoutMs,
+      30_000,
+    );
+  });
+});
 
 describe('invalid values', () => {
   for (const [name, argv, flag, extra] of INVALID) {
