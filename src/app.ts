@@ -89,7 +89,10 @@ export async function startApp(deps: AppDeps): Promise<App> {
   initialized = pipeline.init(config.reloadOnStart);
   const initial = (await initialized) as Snapshot;
   if (config.reloadOnStart) debouncer.runNow();
-  const resync = startResync(clock, config.resyncIntervalMs, trigger);
+  const resync = startResync(clock, config.resyncIntervalMs, () => {
+    pipeline.markResync();
+    trigger();
+  });
 
   const status = () => ({
     version: deps.version,
@@ -133,6 +136,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
     server,
     resync(reason) {
       log.info({ reason }, 'resync requested');
+      pipeline.markResync();
       debouncer.runNow();
     },
     async stop(timeoutMs) {

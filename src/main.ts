@@ -161,8 +161,14 @@ function summary(config: Config): Record<string, unknown> {
   };
 }
 
+// Every timer of hotreload is unref'd (realClock), and with --listen '' and a path still missing
+// nothing else may hold the event loop: this keeps the process alive until main decides the exit.
+const keepAlive = setInterval(() => {}, 1 << 30);
 main(process.argv.slice(2), process.env).then(
-  (code) => process.exit(code),
+  (code) => {
+    clearInterval(keepAlive);
+    process.exit(code);
+  },
   (err: unknown) => {
     process.stderr.write(`hotreload: fatal: ${(err as Error)?.stack ?? String(err)}\n`);
     process.exit(1);

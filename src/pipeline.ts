@@ -76,6 +76,7 @@ export class Pipeline {
   private lastChange: PipelineStatus['lastChange'];
   private lastReload: ReloadOutcome | undefined;
   private readonly abort = new AbortController();
+  private resyncRequested = false;
 
   constructor(private readonly deps: PipelineDeps) {}
 
@@ -107,17 +108,26 @@ export class Pipeline {
       return;
     }
     this.noteChange(snapshot);
+    const resync = this.resyncRequested;
+    this.resyncRequested = false;
     if (snapshot.hash === this.applied?.hash) {
       if (this.pending)
         this.deps.log.info({}, 'content is back to the applied version; pending reload dropped');
       this.clearPending();
       return;
     }
+    // After giving up, only a new change or a resync tries again (not an event that changed nothing).
+    if (snapshot.hash === this.gaveUp && !resync) return;
     const pending = this.pending;
     if (pending && pending.snapshot.hash === snapshot.hash && !pending.due) return; // its retry timer will run it
     const attempt = pending && pending.snapshot.hash === snapshot.hash ? pending.attempt + 1 : 1;
     this.clearPending();
     await this.reload(snapshot, attempt);
+  }
+
+  /** The next run comes from a resync: it retries content given up on. */
+  markResync(): void {
+    this.resyncRequested = true;
   }
 
   /** Fails the in-flight reload's actions (used when the shutdown timeout expires). */

@@ -3,7 +3,9 @@
 //   1. send --stop-signal; a process already gone counts as stopped;
 //   2. wait up to --stop-timeout for it to exit (gone, zombie, or its PID reused);
 //   3. still there: SIGKILL, and wait a little more; still there then is a failed reload;
-//   4. with --restart-wait: wait for a new matching process to appear and log its PID.
+//   4. with --restart-wait: wait for a new matching process to appear and log its PID; a retry
+//      of the same change only waits again, it never stops the new process.
+// A selector that picks the supervised child restarts it in place instead.
 import type { Logger } from 'pino';
 import { sleep, type Clock } from '../clock.js';
 import { ReloadError } from '../errors.js';
@@ -30,17 +32,33 @@ const SIGKILL = parseSignal('KILL')!;
 
 export function createRestartAction(opts: RestartActionOptions): Action {
   const { supervisor, selector } = opts;
+  // The processes stopped for a fingerprint whose new process has not been seen yet. A retry of
+  // the same content only waits for the new process: stopping again would kill a process that
+  // already runs the new configuration (a container slower to come back than --restart-wait).
+  let awaiting: { fingerprint: string; old: readonly ProcInfo[] } | undefined;
   return {
     kind: 'restart',
     target: selector ? describeSelector(selector) : 'the child',
-    async run() {
+    async run(ctx) {
       if (!selector && supervisor) {
         await supervisor.restart(opts.stopSignal, opts.stopTimeoutMs);
         return;
       }
-      const targets = await resolveTargets(opts);
-      for (const target of targets) await stopProcess(target, opts);
-      if (opts.restartWaitMs > 0) await waitForNew(targets, opts);
+      if (awaiting?.fingerprint !== ctx.fingerprint) {
+        const targets = await resolveTargets(opts);
+        for (const target of targets) {
+          // A selector that picks hotreload's own child restarts it in place, as without one.
+          if (target.pid === supervisor?.pid)
+            await supervisor.restart(opts.stopSignal, opts.stopTimeoutMs);
+          else await stopProcess(target, opts);
+        }
+        awaiting = {
+          fingerprint: ctx.fingerprint,
+          old: targets.filter((t) => t.pid !== supervisor?.pid),
+        };
+      }
+      if (opts.restartWaitMs > 0 && awaiting.old.length > 0) await waitForNew(awaiting.old, opts);
+      awaiting = undefined;
     },
   };
 }

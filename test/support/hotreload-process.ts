@@ -30,15 +30,27 @@ export interface HotreloadProcess {
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<Exit>;
 }
 
+/** Who runs the CLI, and which copy: by default the test's user, node and MAIN. */
+export interface RunAs {
+  readonly uid?: number;
+  readonly gid?: number;
+  /** A node binary and a copy of the CLI that this user can read (see run-as.ts). */
+  readonly node?: string;
+  readonly main?: string;
+}
+
 const running = new Set<ChildProcess>();
 
 export function startHotreload(
   args: readonly string[],
   env: Record<string, string> = {},
+  as: RunAs = {},
 ): HotreloadProcess {
-  const proc = spawn(process.execPath, [MAIN, ...args], {
+  const proc = spawn(as.node ?? process.execPath, [as.main ?? MAIN, ...args], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    uid: as.uid,
+    gid: as.gid,
   });
   running.add(proc);
   const logs: LogRecord[] = [];

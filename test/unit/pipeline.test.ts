@@ -174,7 +174,11 @@ describe('Pipeline', () => {
     assert.equal(t.action.calls.length, 2);
     assert.equal(t.pipeline.status().gaveUp, snap({ '/cfg/app.yaml': 'v2' }).hash);
     assert.equal(await t.gauge('hotreload_pending_reload'), 1, 'the change is still undelivered');
-    t.debouncer.trigger(); // a resync: same content, still not applied
+    t.debouncer.trigger(); // an event that changed nothing: no new attempt
+    await t.clock.tick(100);
+    assert.equal(t.action.calls.length, 2);
+    t.pipeline.markResync(); // a resync: same content, still not applied
+    t.debouncer.trigger();
     await t.clock.tick(100);
     assert.equal(t.action.calls.length, 3);
     assert.equal(t.action.calls[2]!.attempt, 1);

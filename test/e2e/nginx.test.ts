@@ -1,0 +1,259 @@
+// End to end: a real nginx master with two workers, run by the test (as the application
+// container would run it), its nginx.conf in a kubelet-style volume; hotreload finds the master
+// through /proc and sends it SIGHUP. See DESIGN.md, "Shared process namespace".
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, afterEach, describe, it } from 'node:test';
+import { cleanupTempDirs, makeTempDir } from '../support/atomic-writer.js';
+import {
+  FAST,
+  TIMEOUT,
+  escapeRegExp,
+  healthz,
+  hotreload,
+  killProcesses,
+  reloaded,
+  sentTo,
+  volume,
+  type Volume,
+} from '../support/e2e.js';
+import { freePort, request, waitForBody } from '../support/net.js';
+import { childPids, isAlive, startProcess, type Started } from '../support/processes.js';
+import { NGINX, requireProgram } from '../support/programs.js';
+import { waitFor } from '../support/wait.js';
+
+afterEach(killProcesses);
+after(cleanupTempDirs);
+
+interface NginxSetup extends Volume {
+  readonly url: string;
+  /** The prefix directory (-p): pid file, error log, temp paths. */
+  readonly prefix: string;
+  /** nginx and its arguments, to run in the foreground. */
+  readonly command: string[];
+  /** nginx.conf whose one location answers `body` and a newline; `extra` goes into `http {}`. */
+  conf(body: string, extra?: string): string;
+}
+
+interface Nginx extends NginxSetup {
+  readonly master: Started;
+}
+
+/** A prefix directory, a free port and a volume with nginx.conf serving "v1\n". */
+async function setupNginx(): Promise<NginxSetup> {
+  const prefix = await makeTempDir('nginx');
+  const port = await freePort();
+  const conf = (body: string, extra = '') => `
+worker_processes 2;
+daemon off;
+master_process on;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path ${prefix}/client_body;
+  proxy_temp_path ${prefix}/proxy;
+  fastcgi_temp_path ${prefix}/fastcgi;
+  uwsgi_temp_path ${prefix}/uwsgi;
+  scgi_temp_path ${prefix}/scgi;
+  ${extra}
+  server {
+    listen 127.0.0.1:${port};
+    location / { return 200 "${body}\\n"; }
+  }
+}
+`;
+  const vol = await volume('nginx-conf', { 'nginx.conf': conf('v1') });
+  // -e: the error log before nginx.conf is read (the compiled-in one may not be writable).
+  const command = [
+    NGINX,
+    '-p',
+    `${prefix}/`,
+    '-e',
+    `${prefix}/error.log`,
+    '-c',
+    `${vol.dir}/nginx.conf`,
+  ];
+  return { ...vol, url: `http://127.0.0.1:${port}/`, prefix, command, conf };
+}
+
+/** Waits until nginx serves `body` and its master `pid` has two workers. */
+async function serving(n: NginxSetup, pid: number, body = 'v1'): Promise<void> {
+  await waitForBody(n.url, (b) => b === `${body}\n`, 10_000, `nginx to serve ${body}`);
+  await workers(pid);
+}
+
+/** Starts nginx as the application container would (not as hotreload's child). */
+async function startNginx(): Promise<Nginx> {
+  const n = await setupNginx();
+  const [file, ...args] = n.command;
+  const master = startProcess(file!, args);
+  await serving(n, master.pid).catch((err: Error) => {
+    throw new Error(`${err.message}; nginx output: ${master.output()}`);
+  });
+  return { ...n, master };
+}
+
+/** The master's two workers (its children), once there are exactly two and none is `old`. */
+function workers(masterPid: number, old: readonly number[] = []): Promise<number[]> {
+  return waitFor(
+    async () => {
+      const pids = await childPids(masterPid);
+      return pids.length === 2 && pids.every((p) => !old.includes(p)) ? pids : undefined;
+    },
+    10_000,
+    `two new workers of nginx master ${masterPid} (old: ${old.join(', ')})`,
+  );
+}
+
+/**
+ * '^nginx: master' as the README has it, narrowed to this test's nginx by its -p argument, so a
+ * second nginx on the machine (another test run) is never signalled.
+ */
+function masterOf(n: Nginx): string {
+  return `^nginx: master process ${escapeRegExp(NGINX)} -p ${escapeRegExp(n.prefix)}/`;
+}
+
+describe('nginx reloaded with SIGHUP through the process table', () => {
+  const skip = requireProgram(NGINX);
+
+  it(
+    'serves a valid update with new workers, keeps serving through an invalid one, then serves the next valid one',
+    { ...TIMEOUT, skip },
+    async () => {
+      const n = await startNginx();
+      const master = n.master.pid;
+      const hr = hotreload([
+        '--watch',
+        n.dir,
+        '--signal',
+        'HUP',
+        '--process-match',
+        masterOf(n),
+        ...FAST,
+      ]);
+      const base = await hr.ready();
+      const v1Workers = await workers(master);
+
+      // 1. A valid update: nginx starts new workers with it and retires the old ones.
+      await n.writer.write({ 'nginx.conf': n.conf('v2') });
+      const sent = await hr.waitForLog(sentTo(master));
+      assert.match(sent.msg, new RegExp(`^sent SIGHUP to nginx \\(pid ${master}\\)$`));
+      await hr.waitForLog(reloaded);
+      await waitForBody(n.url, (b) => b === 'v2\n', 10_000, 'nginx to serve v2');
+      const v2Workers = await workers(master, v1Workers);
+
+      // 2. An invalid update: the HUP is delivered (so hotreload reports success), nginx logs the
+      //    error and keeps the running configuration, master and workers.
+      const before = hr.logs.length;
+      await n.writer.write({ 'nginx.conf': n.conf('bad', 'no_such_directive on;') });
+      await hr.waitForLog((r) => hr.logs.indexOf(r) >= before && reloaded(r));
+      assert.equal(hr.logs.filter(sentTo(master)).length, 2);
+      await waitFor(
+        async () => (await readFile(`${n.prefix}/error.log`, 'utf8')).includes('no_such_directive'),
+        5000,
+        'nginx to log the invalid configuration',
+      );
+      assert.equal((await request(n.url)).body, 'v2\n');
+      assert.deepEqual(await childPids(master), v2Workers);
+      assert.equal(n.master.proc.exitCode, null);
+      assert.equal((await readFile(`${n.prefix}/nginx.pid`, 'utf8')).trim(), String(master));
+      assert.equal(await healthz(base), 200);
+
+      // 3. The next valid update is taken.
+      await n.writer.write({ 'nginx.conf': n.conf('v3') });
+      await waitForBody(n.url, (b) => b === 'v3\n', 10_000, 'nginx to serve v3');
+      await workers(master, v2Workers);
+      assert.equal(hr.logs.filter(sentTo(master)).length, 3);
+      assert.deepEqual(await hr.stop(), { code: 0, signal: null });
+    },
+  );
+
+  it(
+    '--process-name nginx signals the master only; with --all-matches its workers too',
+    { ...TIMEOUT, skip },
+    async () => {
+      const n = await startNginx();
+      const master = n.master.pid;
+      const [w1, w2] = await workers(master);
+      const cases = [
+        { all: [], want: [master] },
+        { all: ['--all-matches'], want: [master, w1!, w2!] },
+      ];
+      for (const [i, { all, want }] of cases.entries()) {
+        const hr = hotreload([
+          '--watch',
+          n.dir,
+          '--signal',
+          'USR1',
+          '--process-name',
+          'nginx',
+          ...all,
+          ...FAST,
+        ]);
+        await hr.ready();
+        await n.writer.write({ 'nginx.conf': n.conf(`v${i + 2}`) });
+        await hr.waitForLog(reloaded);
+        // Another nginx on the machine may be signalled too; only this one's processes count.
+        const ours = hr.logs
+          .filter((r) => r.msg.startsWith('sent ') && [master, w1, w2].includes(r.pid as number))
+          .map((r) => [r.signal, r.pid]);
+        assert.deepEqual(
+          ours,
+          want.map((pid) => ['SIGUSR1', pid]),
+          all.join(' ') || 'topmost only',
+        );
+        assert.deepEqual(await hr.stop(), { code: 0, signal: null });
+      }
+      // USR1 only reopens the log files: the same master and workers run on.
+      assert.deepEqual(await childPids(master), [w1, w2]);
+    },
+  );
+
+  it('--pid-file finds the master by its nginx.pid', { ...TIMEOUT, skip }, async () => {
+    const n = await startNginx();
+    const hr = hotreload([
+      '--watch',
+      n.dir,
+      '--signal',
+      'HUP',
+      '--pid-file',
+      `${n.prefix}/nginx.pid`,
+      ...FAST,
+    ]);
+    await hr.ready();
+    await n.writer.write({ 'nginx.conf': n.conf('v2') });
+    await hr.waitForLog(sentTo(n.master.pid));
+    await hr.waitForLog(reloaded);
+    await waitForBody(n.url, (b) => b === 'v2\n', 10_000, 'nginx to serve v2');
+    assert.deepEqual(await hr.stop(), { code: 0, signal: null });
+  });
+});
+
+describe("nginx as hotreload's supervised child", () => {
+  const skip = requireProgram(NGINX);
+
+  it(
+    'gets SIGHUP on change without a selector, and stops with hotreload',
+    { ...TIMEOUT, skip },
+    async () => {
+      const n = await setupNginx();
+      const hr = hotreload(['--watch', n.dir, '--signal', 'HUP', ...FAST, '--', ...n.command]);
+      const master = (await hr.waitForLog((r) => r.msg === 'child started')).pid as number;
+      await serving(n, master);
+      const v1Workers = await workers(master);
+      await hr.ready();
+
+      await n.writer.write({ 'nginx.conf': n.conf('v2') });
+      await hr.waitForLog(sentTo(master));
+      await hr.waitForLog(reloaded);
+      await waitForBody(n.url, (b) => b === 'v2\n', 10_000, 'nginx to serve v2');
+      const v2Workers = await workers(master, v1Workers);
+
+      // nginx exits 0 on the SIGTERM hotreload passes on, and takes its workers with it.
+      assert.deepEqual(await hr.stop('SIGTERM'), { code: 0, signal: null });
+      for (const pid of [master, ...v2Workers]) assert.equal(await isAlive(pid), false);
+    },
+  );
+});
