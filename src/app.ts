@@ -7,8 +7,12 @@ import type { Clock, TimerHandle } from './clock.js';
 import type { Config } from './config.js';
 import { Debouncer } from './debounce.js';
 import type { Snapshot } from './fingerprint.js';
+import { liveness, readiness, startHeartbeat } from './health.js';
+import type { AppliedStore } from './applied-store.js';
+import type { Validator } from './validate/index.js';
 import type { Metrics } from './metrics.js';
-import { Pipeline, errorFields, short } from './pipeline.js';
+import { errorFields } from './errors.js';
+import { Pipeline, short } from './pipeline.js';
 import { startServer, type RunningServer } from './server.js';
 import type { PathWatcher, WatchOptions } from './watch/watcher.js';
 
@@ -25,6 +29,12 @@ export interface AppDeps {
   readonly version: string;
   readonly takeSnapshot: (paths: readonly string[]) => Promise<Snapshot>;
   readonly watchPath: (path: string, opts: WatchOptions) => PathWatcher;
+  readonly validators?: readonly Validator[];
+  readonly store?: AppliedStore;
+  /** The watched paths that are subPath mounts (never updated by Kubernetes), for a warning. */
+  readonly findSubPathMounts?: (
+    watched: readonly string[],
+  ) => Promise<{ watched: string; mountPoint: string }[]>;
 }
 
 export interface App {
@@ -54,7 +64,9 @@ export async function startApp(deps: AppDeps): Promise<App> {
   );
   const pipeline = new Pipeline({
     takeSnapshot: () => deps.takeSnapshot(config.watch),
+    validators: deps.validators ?? [],
     actions: deps.actions,
+    store: deps.store,
     retry: config.retry,
     clock,
     random: deps.random,
@@ -86,9 +98,10 @@ export async function startApp(deps: AppDeps): Promise<App> {
   });
   // The initial fingerprint is taken once every watch is in place, so nothing falls in between.
   await raceTimeout(clock, Promise.all(watchers.map((w) => w.settled)), WATCH_SETTLE_TIMEOUT_MS);
+  await warnAboutSubPaths(deps);
   initialized = pipeline.init(config.reloadOnStart);
-  const initial = (await initialized) as Snapshot;
-  if (config.reloadOnStart) debouncer.runNow();
+  if (await initialized) debouncer.runNow();
+  const heartbeat = startHeartbeat(clock);
   const resync = startResync(clock, config.resyncIntervalMs, () => {
     pipeline.markResync();
     trigger();
@@ -106,27 +119,22 @@ export async function startApp(deps: AppDeps): Promise<App> {
       (await startServer(config.listen, {
         registry: metrics.registry,
         metricsPath: config.metricsPath,
-        health: () => {
-          const failed = watchers.filter((w) => w.state === 'failed').map((w) => w.watchPath);
-          return { ok: failed.length === 0, detail: { failedWatchers: failed } };
-        },
-        ready: () => ({
-          ok: pipeline.ready,
-          detail: { lastReload: pipeline.status().lastReload ?? null },
-        }),
+        health: () => liveness(watchers, heartbeat),
+        ready: () => readiness(pipeline.ready, pipeline.status()),
         status,
       }));
   } catch (err) {
     await Promise.all(watchers.map((w) => w.close()));
     resync.cancel();
+    heartbeat.stop();
     debouncer.stop();
     throw err;
   }
+  const initial = pipeline.status();
   log.info(
     {
       watch: config.watch,
-      files: initial.files.size,
-      fingerprint: short(initial.hash),
+      fingerprint: initial.current && short(initial.current),
       listen: server && `${server.address.address}:${server.address.port}`,
     },
     'hotreload started',
@@ -141,6 +149,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
     },
     async stop(timeoutMs) {
       resync.cancel();
+      heartbeat.stop();
       debouncer.stop();
       pipeline.stop();
       await Promise.all(watchers.map((w) => w.close()));
@@ -153,9 +162,19 @@ export async function startApp(deps: AppDeps): Promise<App> {
           await raceTimeout(clock, debouncer.settled(), 1000);
         }
       }
+      await pipeline.flush();
       await server?.close();
     },
   };
+}
+
+async function warnAboutSubPaths(deps: AppDeps): Promise<void> {
+  for (const m of (await deps.findSubPathMounts?.(deps.config.watch)) ?? []) {
+    deps.log.warn(
+      { watch: m.watched, mountPoint: m.mountPoint },
+      'this is a subPath mount: Kubernetes never updates it; mount the whole volume instead (kubernetes#50345)',
+    );
+  }
 }
 
 /** Triggers a run every `intervalMs` (0: never). */

@@ -38,6 +38,14 @@ export interface RawOptions {
   'pid-file'?: string;
   'all-matches'?: boolean;
   'proc-root'?: string;
+  validate?: boolean;
+  'validate-cmd'?: string;
+  'validate-timeout'?: string;
+  'verify-url'?: string[];
+  'verify-status'?: string;
+  'verify-timeout'?: string;
+  'verify-children'?: boolean;
+  'state-file'?: string;
 }
 
 export type ParseResult =
@@ -60,6 +68,7 @@ const GENERAL = 'General:';
 const PROCESS = 'Process actions (need shareProcessNamespace: true, or a child after --):';
 const SELECT = 'Choosing the target process:';
 const EXEC = 'Command and exit:';
+const SAFETY = 'Validation, verification and state:';
 
 /** Every option; the key is the flag, and HOTRELOAD_<KEY in upper snake case> its variable. */
 export const OPTIONS: Record<keyof RawOptions, Def> = {
@@ -273,6 +282,59 @@ export const OPTIONS: Record<keyof RawOptions, Def> = {
     type: 'string',
     describe:
       'On change, stop (a supervised child first) and exit with this code (default 0), so the container restarts with the new configuration.',
+  },
+  validate: {
+    group: SAFETY,
+    type: 'boolean',
+    defaultDescription: 'false',
+    describe:
+      'Check the syntax of changed .yaml/.yml, .json and .toml files before reloading; a broken file blocks the reload until it is fixed.',
+  },
+  'validate-cmd': {
+    group: SAFETY,
+    type: 'string',
+    describe:
+      "Run this check through /bin/sh -c before reloading (e.g. 'promtool check config /etc/prometheus/prometheus.yml'); a non-zero exit blocks the reload.",
+  },
+  'validate-timeout': {
+    group: SAFETY,
+    type: 'string',
+    defaultDescription: DEFAULTS.validateTimeout,
+    describe: 'How long --validate-cmd may run.',
+  },
+  'verify-url': {
+    group: SAFETY,
+    type: 'string',
+    array: true,
+    env: 'comma',
+    describe:
+      'After reloading, poll this URL until it answers --verify-status; otherwise the reload failed and is retried.',
+  },
+  'verify-status': {
+    group: SAFETY,
+    type: 'string',
+    defaultDescription: DEFAULTS.verifyStatus,
+    describe:
+      'Statuses of --verify-url that mean the application took the reload: 200, 200,204, 200-299 or 2xx.',
+  },
+  'verify-timeout': {
+    group: SAFETY,
+    type: 'string',
+    defaultDescription: DEFAULTS.verifyTimeout,
+    describe: 'How long verification may take (--verify-url, --verify-children).',
+  },
+  'verify-children': {
+    group: SAFETY,
+    type: 'boolean',
+    defaultDescription: 'false',
+    describe:
+      'After --signal, require the target to have replaced a child process (nginx starts new workers only when the new configuration loaded).',
+  },
+  'state-file': {
+    group: SAFETY,
+    type: 'string',
+    describe:
+      'Keep the fingerprint the application last took in this file (on an emptyDir), so a restarted hotreload reloads only if the content changed while it was down.',
   },
 };
 

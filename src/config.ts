@@ -6,6 +6,8 @@ import type { RawOptions } from './cli.js';
 import { DEFAULTS } from './defaults.js';
 import { parseDuration } from './duration.js';
 import { resolveProcessConfig, type ProcessConfig } from './config-process.js';
+import { resolveSafetyConfig, type SafetyConfig } from './config-safety.js';
+import { httpUrl } from './config-url.js';
 import { ConfigError } from './errors.js';
 import { parseHeader, parseHeaderFile, parseStatusSpec, type StatusSpec } from './http-status.js';
 
@@ -44,6 +46,7 @@ export interface Config {
   readonly logLevel: LogLevel;
   readonly shutdownTimeoutMs: number;
   readonly process: ProcessConfig;
+  readonly safety: SafetyConfig;
 }
 
 const DURATION_HELP = 'expected a duration such as 500ms, 10s or 1m30s';
@@ -85,34 +88,6 @@ function watchPaths(values: readonly string[] | undefined, cwd: string): string[
       }),
     ),
   ];
-}
-
-function httpUrl(value: string): URL {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(
-      'http-url',
-      value,
-      'expected an absolute http:// or https:// URL, e.g. http://127.0.0.1:8080/-/reload',
-    );
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigError(
-      'http-url',
-      redactForError(url),
-      'only http:// and https:// URLs are supported',
-    );
-  }
-  return url;
-}
-
-/** Error messages show a URL without its credentials (redact.ts cannot be used before it parses). */
-function redactForError(url: URL): string {
-  const copy = new URL(url.href);
-  if (copy.password) copy.password = 'xxxxx';
-  return copy.href;
 }
 
 function httpMethod(value: string): string {
@@ -189,7 +164,7 @@ export function resolveConfig(
       );
     return { name: parsed.name, path: path.resolve(cwd, parsed.path) };
   });
-  const urls = each(raw['http-url'], httpUrl);
+  const urls = each(raw['http-url'], (u) => httpUrl(u));
   const retryInitialMs = duration('retry-initial', v('retry-initial', DEFAULTS.retryInitial));
   const retryMaxMs = duration('retry-max', v('retry-max', DEFAULTS.retryMax));
   if (retryMaxMs < retryInitialMs)
@@ -242,6 +217,7 @@ export function resolveConfig(
     metricsPath,
     logLevel: logLevel as LogLevel,
     process: processConfig,
+    safety: resolveSafetyConfig(raw, processConfig, cwd),
     shutdownTimeoutMs: duration(
       'shutdown-timeout',
       v('shutdown-timeout', DEFAULTS.shutdownTimeout),

@@ -18,4 +18,7 @@ export const DEFAULTS = {
   stopTimeout: '10s',
   execTimeout: '30s',
   procRoot: '/proc',
+  validateTimeout: '30s',
+  verifyStatus: '2xx',
+  verifyTimeout: '10s',
 } as const;

@@ -42,3 +42,11 @@ export function messageOf(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/** Loggable fields of an error: code, message, hint (never file contents or header values). */
+export function errorFields(err: unknown): { code: string; message: string; hint?: string } {
+  if (err instanceof HotreloadError)
+    return { code: err.code, message: err.message, ...(err.hint && { hint: err.hint }) };
+  const code = (err as { code?: unknown } | null)?.code;
+  return { code: typeof code === 'string' ? code : 'E_UNKNOWN', message: messageOf(err) };
+}

@@ -4,6 +4,10 @@
 // the only module that reads process.argv/env or calls process.exit.
 import { createActions } from './actions/index.js';
 import { dryRunActions } from './actions/dry-run.js';
+import { access } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import path from 'node:path';
+import { fileStore, type AppliedStore } from './applied-store.js';
 import { startApp } from './app.js';
 import { Supervisor, exitCodeOf, type ChildExit } from './child.js';
 import { envName, parse } from './cli.js';
@@ -13,9 +17,11 @@ import { ConfigError, HotreloadError } from './errors.js';
 import { takeSnapshot } from './fingerprint.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
-import { errorFields } from './pipeline.js';
+import { readMounts, subPathMounts } from './mountinfo.js';
+import { errorFields } from './errors.js';
 import { parseSignal } from './proc/signals.js';
 import { redactUrl } from './redact.js';
+import { createValidators } from './validate/index.js';
 import { VERSION } from './version.js';
 import { watchPath } from './watch/watcher.js';
 
@@ -110,6 +116,9 @@ async function run(config: Config, log: Logger, env: NodeJS.ProcessEnv): Promise
     version: VERSION,
     takeSnapshot,
     watchPath,
+    validators: createValidators(config.safety, { env, clock: realClock, log }),
+    store: await stateStore(config, log),
+    findSubPathMounts: async (watched) => subPathMounts(await readMounts(), watched),
   });
   resync.now = () => app.resync('SIGHUP');
   const end = await ending;
@@ -118,6 +127,24 @@ async function run(config: Config, log: Logger, env: NodeJS.ProcessEnv): Promise
   const code = await finish(end, supervisor, config);
   log.info({ code }, 'stopped');
   return code;
+}
+
+/** The --state-file store; its directory must exist and be writable (an emptyDir). */
+async function stateStore(config: Config, log: Logger): Promise<AppliedStore | undefined> {
+  const file = config.safety.stateFile;
+  if (!file) return undefined;
+  const dir = path.dirname(file);
+  await access(dir, constants.W_OK).catch((err: NodeJS.ErrnoException) => {
+    throw new HotreloadError(
+      'E_STATE_FILE',
+      `cannot write --state-file in ${dir}: ${err.code ?? err.message}`,
+      {
+        cause: err,
+        hint: `mount a writable volume (an emptyDir) at ${dir}`,
+      },
+    );
+  });
+  return fileStore(file, realClock, log);
 }
 
 /** Stops a child still running and chooses the exit code. */

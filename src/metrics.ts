@@ -1,6 +1,24 @@
 // Prometheus metrics on a registry of hotreload's own (no globals registered at import time).
 // Names follow prometheus-config-reloader's reloader_* set, under the hotreload_ prefix.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+// prom-client's own modules rather than its index, which also loads the Summary, Pushgateway
+// (http, https) and cluster aggregation (cluster, child_process) that hotreload never uses. The
+// paths are pinned by prom-client's version range in package.json and checked by
+// test/unit/prom-client-modules.test.ts; src/prom-client-modules.d.ts types them.
+import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import CounterMetric from 'prom-client/lib/counter.js';
+import GaugeMetric from 'prom-client/lib/gauge.js';
+import HistogramMetric from 'prom-client/lib/histogram.js';
+import heapSizeAndUsed from 'prom-client/lib/metrics/heapSizeAndUsed.js';
+import osMemoryHeap from 'prom-client/lib/metrics/osMemoryHeap.js';
+import processCpuTotal from 'prom-client/lib/metrics/processCpuTotal.js';
+import processHandles from 'prom-client/lib/metrics/processHandles.js';
+import processMaxFileDescriptors from 'prom-client/lib/metrics/processMaxFileDescriptors.js';
+import processOpenFileDescriptors from 'prom-client/lib/metrics/processOpenFileDescriptors.js';
+import processRequests from 'prom-client/lib/metrics/processRequests.js';
+import processResources from 'prom-client/lib/metrics/processResources.js';
+import processStartTime from 'prom-client/lib/metrics/processStartTime.js';
+import nodeVersion from 'prom-client/lib/metrics/version.js';
+import RegistryClass from 'prom-client/lib/registry.js';
 
 export interface Metrics {
   readonly registry: Registry;
@@ -11,15 +29,37 @@ export interface Metrics {
   readonly watchEvents: Counter<'path'>;
   readonly watchErrors: Counter<'path'>;
   readonly changes: Counter;
+  readonly validationFailures: Counter;
   readonly pendingReload: Gauge;
   readonly appliedInfo: Gauge<'fingerprint'>;
 }
 
+/**
+ * The subset of prom-client's default metrics hotreload exports: process_* (CPU, start time,
+ * resident/virtual memory, open and maximum file descriptors) and nodejs_* heap size, active
+ * handles, requests and resources, and version. Left out: nodejs_eventloop_lag_* (its monitor
+ * wakes the process every 10 ms, all day, in a sidecar that is idle nearly all the time),
+ * nodejs_gc_duration_seconds (a performance observer on every collection) and the per-space
+ * nodejs_heap_space_* (V8 internals, not a sidecar's health).
+ */
+const PROCESS_METRICS = [
+  processCpuTotal,
+  processStartTime,
+  osMemoryHeap,
+  processOpenFileDescriptors,
+  processMaxFileDescriptors,
+  processHandles,
+  processRequests,
+  processResources,
+  heapSizeAndUsed,
+  nodeVersion,
+];
+
 export function createMetrics(version: string, withDefaults = true): Metrics {
-  const registry = new Registry();
-  if (withDefaults) collectDefaultMetrics({ register: registry });
+  const registry = new RegistryClass();
+  if (withDefaults) for (const register of PROCESS_METRICS) register(registry);
   const registers = [registry];
-  new Gauge({
+  new GaugeMetric({
     name: 'hotreload_build_info',
     help: 'Always 1; labels carry the hotreload version and the Node.js version.',
     labelNames: ['version', 'node'],
@@ -27,51 +67,56 @@ export function createMetrics(version: string, withDefaults = true): Metrics {
   }).set({ version, node: process.versions.node }, 1);
   const metrics: Metrics = {
     registry,
-    reloads: new Counter({
+    reloads: new CounterMetric({
       name: 'hotreload_reloads_total',
       help: 'Reload attempts, by result (success or failure).',
       labelNames: ['result'],
       registers,
     }),
-    reloadDuration: new Histogram({
+    reloadDuration: new HistogramMetric({
       name: 'hotreload_reload_duration_seconds',
       help: 'Time taken by one reload attempt (all actions in order).',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     }),
-    lastReloadSuccessful: new Gauge({
+    lastReloadSuccessful: new GaugeMetric({
       name: 'hotreload_last_reload_successful',
       help: '1 if the last reload attempt succeeded, 0 if it failed.',
       registers,
     }),
-    lastReloadSuccessTimestamp: new Gauge({
+    lastReloadSuccessTimestamp: new GaugeMetric({
       name: 'hotreload_last_reload_success_timestamp_seconds',
       help: 'Unix time of the last successful reload.',
       registers,
     }),
-    watchEvents: new Counter({
+    watchEvents: new CounterMetric({
       name: 'hotreload_watch_events_total',
       help: 'Filesystem events seen, by watched path.',
       labelNames: ['path'],
       registers,
     }),
-    watchErrors: new Counter({
+    watchErrors: new CounterMetric({
       name: 'hotreload_watch_errors_total',
       help: 'Watcher and fingerprint errors, by watched path.',
       labelNames: ['path'],
       registers,
     }),
-    changes: new Counter({
+    changes: new CounterMetric({
       name: 'hotreload_changes_total',
       help: 'Content changes detected (fingerprint differs from the previous one).',
       registers,
     }),
-    pendingReload: new Gauge({
+    validationFailures: new CounterMetric({
+      name: 'hotreload_validation_failures_total',
+      help: 'Changes refused because --validate or --validate-cmd found the configuration invalid.',
+      registers,
+    }),
+    pendingReload: new GaugeMetric({
       name: 'hotreload_pending_reload',
       help: '1 while a change has not been delivered yet (reload running or waiting to retry).',
       registers,
     }),
-    appliedInfo: new Gauge({
+    appliedInfo: new GaugeMetric({
       name: 'hotreload_applied_config_info',
       help: 'Always 1; the fingerprint label is the content the application last took.',
       labelNames: ['fingerprint'],

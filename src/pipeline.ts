@@ -7,9 +7,11 @@ import type { Logger } from 'pino';
 import type { Action, ReloadContext } from './actions/action.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
 import type { Clock, TimerHandle } from './clock.js';
-import { HotreloadError, messageOf } from './errors.js';
+import { errorFields } from './errors.js';
 import { changedPaths, diffSnapshots, type Snapshot } from './fingerprint.js';
+import { noStore, type AppliedStore } from './applied-store.js';
 import { setApplied, type Metrics } from './metrics.js';
+import { ValidationError, type FileProblem, type Validator } from './validate/index.js';
 
 export interface RetryPolicy extends BackoffPolicy {
   /** Attempts per change in all; 0 means until it lands. */
@@ -18,7 +20,11 @@ export interface RetryPolicy extends BackoffPolicy {
 
 export interface PipelineDeps {
   readonly takeSnapshot: () => Promise<Snapshot>;
+  /** Checks that must pass before the actions run (--validate, --validate-cmd). */
+  readonly validators?: readonly Validator[];
   readonly actions: readonly Action[];
+  /** Where the applied fingerprint outlives hotreload (--state-file). */
+  readonly store?: AppliedStore;
   readonly retry: RetryPolicy;
   readonly clock: Clock;
   readonly random: () => number;
@@ -58,6 +64,15 @@ export interface PipelineStatus {
   readonly lastReload: ReloadOutcome | undefined;
   readonly pending: PendingReload | undefined;
   readonly gaveUp: string | undefined;
+  readonly rejected: Rejection | undefined;
+}
+
+/** Content that failed validation: never delivered, until it changes. */
+export interface Rejection {
+  readonly at: number;
+  readonly fingerprint: string;
+  readonly error: { readonly code: string; readonly message: string; readonly hint?: string };
+  readonly problems: readonly FileProblem[];
 }
 
 interface Pending {
@@ -73,6 +88,7 @@ export class Pipeline {
   private current: Snapshot | undefined;
   private pending: Pending | undefined;
   private gaveUp: string | undefined;
+  private rejected: Rejection | undefined;
   private lastChange: PipelineStatus['lastChange'];
   private lastReload: ReloadOutcome | undefined;
   private readonly abort = new AbortController();
@@ -81,18 +97,46 @@ export class Pipeline {
   constructor(private readonly deps: PipelineDeps) {}
 
   /**
-   * Takes the initial fingerprint. The application is assumed to run on it already, unless
-   * `reloadOnStart` (then it has not taken anything, and the first run reloads).
+   * Takes the initial fingerprint and decides what the application runs now:
+   * - with `reloadOnStart`, nothing it took from us: the first run reloads;
+   * - with a stored fingerprint (--state-file) equal to the content, this content: no reload;
+   *   a different one means the content changed while hotreload was down: one reload;
+   * - otherwise this content (it read it at start).
+   * Resolves true when a run should follow at once.
    */
-  async init(reloadOnStart: boolean): Promise<Snapshot> {
+  async init(reloadOnStart: boolean): Promise<boolean> {
     const snapshot = await this.deps.takeSnapshot();
     this.current = snapshot;
+    const stored = await this.store.load();
+    const fields = { fingerprint: short(snapshot.hash), files: snapshot.files.size };
+    if (reloadOnStart) {
+      this.deps.log.info(fields, 'initial fingerprint taken; reloading on start');
+      return true;
+    }
+    if (stored !== undefined && stored !== snapshot.hash) {
+      this.applied = { hash: stored, files: new Map(), problems: [] };
+      this.syncPendingGauge();
+      this.deps.log.info(
+        { ...fields, stored: short(stored) },
+        'content changed while hotreload was down; reloading',
+      );
+      return true;
+    }
     this.deps.log.info(
-      { fingerprint: short(snapshot.hash), files: snapshot.files.size },
+      { ...fields, ...(stored && { stateFile: 'matches' }) },
       'initial fingerprint taken',
     );
-    if (!reloadOnStart) this.markApplied(snapshot);
-    return snapshot;
+    this.markApplied(snapshot);
+    return false;
+  }
+
+  /** Resolves once the applied fingerprint is stored (--state-file). */
+  flush(): Promise<void> {
+    return this.store.flush();
+  }
+
+  private get store(): AppliedStore {
+    return this.deps.store ?? noStore;
   }
 
   /** One run: fingerprint, compare, and reload when the content differs from the applied one. */
@@ -116,8 +160,10 @@ export class Pipeline {
       this.clearPending();
       return;
     }
-    // After giving up, only a new change or a resync tries again (not an event that changed nothing).
-    if (snapshot.hash === this.gaveUp && !resync) return;
+    // After giving up, or after validation rejected the content, only a new change or a resync
+    // tries again (not an event that changed nothing).
+    if ((snapshot.hash === this.gaveUp || snapshot.hash === this.rejected?.fingerprint) && !resync)
+      return;
     const pending = this.pending;
     if (pending && pending.snapshot.hash === snapshot.hash && !pending.due) return; // its retry timer will run it
     const attempt = pending && pending.snapshot.hash === snapshot.hash ? pending.attempt + 1 : 1;
@@ -153,6 +199,7 @@ export class Pipeline {
       lastReload: this.lastReload,
       pending: p && { fingerprint: p.snapshot.hash, attempt: p.attempt, retryAt: p.retryAt },
       gaveUp: this.gaveUp,
+      rejected: this.rejected,
     };
   }
 
@@ -176,7 +223,9 @@ export class Pipeline {
     };
     metrics.pendingReload.set(1);
     const started = clock.now();
-    const error = await this.runActions(ctx);
+    const invalid = await this.runValidators(snapshot, ctx);
+    if (invalid instanceof ValidationError) return this.reject(snapshot, invalid);
+    const error = invalid ?? (await this.runActions(ctx));
     const durationMs = clock.now() - started;
     metrics.reloadDuration.observe(durationMs / 1000);
     metrics.reloads.inc({ result: error ? 'failure' : 'success' });
@@ -196,6 +245,36 @@ export class Pipeline {
       return;
     }
     this.scheduleRetry(snapshot, attempt, durationMs, error);
+  }
+
+  /** Runs the checks in order on the files present now; returns the first failure. */
+  private async runValidators(snapshot: Snapshot, ctx: ReloadContext): Promise<unknown> {
+    const files = ctx.changed.filter((p) => snapshot.files.has(p));
+    for (const validator of this.deps.validators ?? []) {
+      try {
+        await validator.check({ files, fingerprint: ctx.fingerprint, signal: ctx.signal });
+      } catch (err) {
+        return err;
+      }
+    }
+    return undefined;
+  }
+
+  /** Content that failed validation is not delivered; the application keeps what it has. */
+  private reject(snapshot: Snapshot, err: ValidationError): void {
+    const { metrics, log, clock } = this.deps;
+    this.rejected = {
+      at: clock.now(),
+      fingerprint: snapshot.hash,
+      error: errorFields(err),
+      problems: err.problems,
+    };
+    metrics.validationFailures.inc();
+    this.syncPendingGauge();
+    log.error(
+      { fingerprint: short(snapshot.hash), problems: err.problems, err: errorFields(err) },
+      'configuration rejected by validation; not reloading until it changes',
+    );
   }
 
   /** Runs each action in order; the first failure stops the chain and is returned. */
@@ -250,6 +329,8 @@ export class Pipeline {
   private markApplied(snapshot: Snapshot): void {
     this.applied = snapshot;
     this.gaveUp = undefined;
+    this.rejected = undefined;
+    this.store.save(snapshot.hash);
     this.syncPendingGauge();
     setApplied(this.deps.metrics, snapshot.hash);
   }
@@ -269,12 +350,4 @@ export class Pipeline {
 /** The first 12 hex digits: enough to tell fingerprints apart in logs. */
 export function short(hash: string): string {
   return hash.slice(0, 12);
-}
-
-/** Loggable fields of an error: code, message, hint (never file contents or header values). */
-export function errorFields(err: unknown): { code: string; message: string; hint?: string } {
-  if (err instanceof HotreloadError)
-    return { code: err.code, message: err.message, ...(err.hint && { hint: err.hint }) };
-  const code = (err as { code?: unknown } | null)?.code;
-  return { code: typeof code === 'string' ? code : 'E_UNKNOWN', message: messageOf(err) };
 }

@@ -1,6 +1,7 @@
-// Builds the configured actions in their one fixed order: exec, http, signal, restart, exit.
-// A command prepares or notifies first, the HTTP endpoints and signals reload in place, a restart
-// replaces the process, and exiting comes last because nothing runs after it. The pipeline runs
+// Builds the configured actions in their one fixed order: exec, http, signal, restart, verify,
+// exit. A command prepares or notifies first, the HTTP endpoints and signals reload in place, a
+// restart replaces the process, --verify-url checks the result, and exiting comes last because
+// nothing runs after it. The pipeline runs
 // them in this order and stops at the first failure.
 import type { Logger } from 'pino';
 import type { Supervisor } from '../child.js';
@@ -13,6 +14,7 @@ import { createExitAction } from './exit.js';
 import { createHttpAction } from './http.js';
 import { createRestartAction } from './restart.js';
 import { createSignalAction } from './signal.js';
+import { createVerifyUrlAction } from './verify-url.js';
 
 export interface ActionDeps {
   readonly supervisor: Supervisor | undefined;
@@ -44,6 +46,9 @@ export function createActions(config: Config, deps: ActionDeps): Action[] {
         signal: p.signal,
         kill: deps.kill,
         selfUid: deps.selfUid,
+        verifyChildren: config.safety.verifyChildren,
+        verifyTimeoutMs: config.safety.verifyTimeoutMs,
+        clock: deps.clock,
         log: deps.log,
       }),
     );
@@ -59,6 +64,17 @@ export function createActions(config: Config, deps: ActionDeps): Action[] {
         selfUid: deps.selfUid,
         clock: deps.clock,
         log: deps.log,
+      }),
+    );
+  }
+  const { verifyUrls, verifyStatus, verifyTimeoutMs } = config.safety;
+  if (verifyUrls.length > 0) {
+    actions.push(
+      createVerifyUrlAction({
+        urls: verifyUrls,
+        expectStatus: verifyStatus,
+        timeoutMs: verifyTimeoutMs,
+        clock: deps.clock,
       }),
     );
   }

@@ -10,6 +10,7 @@ import { startApp, type App } from '../../src/app.js';
 import { realClock } from '../../src/clock.js';
 import type { Config } from '../../src/config.js';
 import { resolveProcessConfig } from '../../src/config-process.js';
+import { resolveSafetyConfig } from '../../src/config-safety.js';
 import { takeSnapshot } from '../../src/fingerprint.js';
 import { parseStatusSpec } from '../../src/http-status.js';
 import { createMetrics } from '../../src/metrics.js';
@@ -46,6 +47,7 @@ async function start(
     logLevel: 'info',
     shutdownTimeoutMs: 1000,
     process: resolveProcessConfig({}, [], '/'),
+    safety: resolveSafetyConfig({}, resolveProcessConfig({}, [], '/'), '/'),
     ...overrides,
   };
   const sink = logSink();

@@ -1,0 +1,89 @@
+// Resolves --validate, --validate-cmd, the --verify-* options and --state-file into their part of
+// the Config. Every bad value is a ConfigError naming the flag; nothing is checked on disk here.
+import path from 'node:path';
+import type { RawOptions } from './cli.js';
+import { httpUrl } from './config-url.js';
+import type { ProcessConfig } from './config-process.js';
+import { DEFAULTS } from './defaults.js';
+import { parseDuration } from './duration.js';
+import { ConfigError } from './errors.js';
+import { parseStatusSpec, type StatusSpec } from './http-status.js';
+
+export interface SafetyConfig {
+  readonly validate: boolean;
+  readonly validateCmd: { readonly command: string; readonly timeoutMs: number } | undefined;
+  readonly verifyUrls: readonly URL[];
+  readonly verifyStatus: StatusSpec;
+  readonly verifyTimeoutMs: number;
+  readonly verifyChildren: boolean;
+  readonly stateFile: string | undefined;
+}
+
+function positive(flag: string, text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0) {
+    throw new ConfigError(
+      flag,
+      text,
+      'expected a duration more than 0, such as 500ms, 10s or 1m30s',
+    );
+  }
+  return ms;
+}
+
+export function resolveSafetyConfig(
+  raw: RawOptions,
+  processConfig: ProcessConfig,
+  cwd: string,
+): SafetyConfig {
+  const cmd = raw['validate-cmd'];
+  if (cmd !== undefined && cmd.trim() === '') {
+    throw new ConfigError(
+      'validate-cmd',
+      cmd,
+      "expected a shell command, e.g. 'promtool check config /etc/prometheus/prometheus.yml'",
+    );
+  }
+  const statusText = raw['verify-status'] ?? DEFAULTS.verifyStatus;
+  const verifyStatus = parseStatusSpec(statusText);
+  if (!verifyStatus)
+    throw new ConfigError(
+      'verify-status',
+      statusText,
+      'expected status codes 100-599 such as 200, 200,204, 200-299 or 2xx',
+    );
+  const verifyChildren = raw['verify-children'] ?? false;
+  if (verifyChildren && !processConfig.signal) {
+    throw new ConfigError(
+      'verify-children',
+      'true',
+      'it checks the process --signal reloads; add --signal',
+    );
+  }
+  const stateFile = raw['state-file'];
+  if (stateFile !== undefined && (stateFile.trim() === '' || stateFile.endsWith('/'))) {
+    throw new ConfigError(
+      'state-file',
+      stateFile,
+      'expected a file path on an emptyDir, e.g. /var/run/hotreload/state.json',
+    );
+  }
+  return Object.freeze({
+    validate: raw.validate ?? false,
+    validateCmd:
+      cmd === undefined
+        ? undefined
+        : {
+            command: cmd,
+            timeoutMs: positive(
+              'validate-timeout',
+              raw['validate-timeout'] ?? DEFAULTS.validateTimeout,
+            ),
+          },
+    verifyUrls: Object.freeze((raw['verify-url'] ?? []).map((u) => httpUrl(u, 'verify-url'))),
+    verifyStatus,
+    verifyTimeoutMs: positive('verify-timeout', raw['verify-timeout'] ?? DEFAULTS.verifyTimeout),
+    verifyChildren,
+    stateFile: stateFile === undefined ? undefined : path.resolve(cwd, stateFile),
+  });
+}

@@ -1,0 +1,22 @@
+// Parses the URL options (--http-url, --verify-url): absolute http(s) URLs only, and an error
+// message that never shows a password.
+import { ConfigError } from './errors.js';
+import { redactUrl } from './redact.js';
+
+/** An absolute http(s) URL, or a ConfigError naming `flag`. */
+export function httpUrl(value: string, flag = 'http-url'): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(
+      flag,
+      value.replace(/:[^:@/]*@/, ':xxxxx@'),
+      'expected an absolute http:// or https:// URL, e.g. http://127.0.0.1:8080/-/reload',
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(flag, redactUrl(url), 'only http:// and https:// URLs are supported');
+  }
+  return url;
+}

@@ -1,0 +1,163 @@
+// The checks that run before the actions: --validate (syntax of changed files) and
+// --validate-cmd (a user's command). A failed check is a ValidationError: the reload is not
+// attempted, the application keeps its configuration, and only a new change tries again.
+import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import { ReloadError, messageOf } from '../errors.js';
+import { describeExit, runShell } from '../shell.js';
+import { checkerFor } from './syntax.js';
+
+export interface FileProblem {
+  readonly path: string;
+  readonly format: string;
+  readonly line: number | undefined;
+  readonly column: number | undefined;
+  readonly message: string;
+}
+
+export class ValidationError extends ReloadError {
+  constructor(
+    message: string,
+    readonly problems: readonly FileProblem[],
+    hint?: string,
+  ) {
+    super('E_VALIDATION', message, hint === undefined ? {} : { hint });
+  }
+}
+
+export interface ValidateContext {
+  /** Files added or changed since the content the application last took (not removed ones). */
+  readonly files: readonly string[];
+  readonly fingerprint: string;
+  readonly signal: AbortSignal;
+}
+
+export interface Validator {
+  readonly kind: string;
+  /** Resolves when the content may be delivered; throws a ValidationError otherwise. */
+  check(ctx: ValidateContext): Promise<void>;
+}
+
+/** Files bigger than this are not parsed (a ConfigMap holds at most 1 MiB in all). */
+export const MAX_VALIDATED_BYTES = 8 * 1024 * 1024;
+
+export function createSyntaxValidator(
+  read: (p: string) => Promise<Buffer> = (p) => readFile(p),
+): Validator {
+  return {
+    kind: 'syntax',
+    async check(ctx) {
+      const problems: FileProblem[] = [];
+      for (const file of ctx.files) {
+        const checker = checkerFor(file);
+        if (!checker) continue;
+        const problem = await checkFile(file, checker, read);
+        if (problem) problems.push(problem);
+      }
+      if (problems.length === 0) return;
+      const where = problems
+        .map((p) => `${p.path}${p.line ? `:${p.line}:${p.column ?? 1}` : ''}`)
+        .join(', ');
+      throw new ValidationError(
+        `invalid ${problems[0]!.format} in ${where}: ${problems[0]!.message}`,
+        problems,
+        'fix the file; the application keeps its current configuration until then',
+      );
+    },
+  };
+}
+
+async function checkFile(
+  file: string,
+  checker: NonNullable<ReturnType<typeof checkerFor>>,
+  read: (p: string) => Promise<Buffer>,
+): Promise<FileProblem | undefined> {
+  const base = { path: file, format: checker.format, line: undefined, column: undefined };
+  let data: Buffer;
+  try {
+    data = await read(file);
+  } catch (err) {
+    // Gone since the fingerprint: the next run sees the newer content.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    return {
+      ...base,
+      message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`,
+    };
+  }
+  if (data.length > MAX_VALIDATED_BYTES) return undefined;
+  const problem = checker.check(data.toString('utf8'));
+  return problem && { ...base, ...problem };
+}
+
+export interface CommandValidatorOptions {
+  readonly command: string;
+  readonly timeoutMs: number;
+  readonly env: NodeJS.ProcessEnv;
+  readonly clock: Clock;
+  readonly log: Logger;
+}
+
+export function createCommandValidator(opts: CommandValidatorOptions): Validator {
+  return {
+    kind: 'command',
+    async check(ctx) {
+      const result = await runShell({
+        ...opts,
+        extraEnv: {
+          HOTRELOAD_CHANGED: ctx.files.join('\n'),
+          HOTRELOAD_FINGERPRINT: ctx.fingerprint,
+        },
+        signal: ctx.signal,
+        label: 'validate-cmd',
+      });
+      switch (result.kind) {
+        case 'exited':
+          if (result.code === 0) return;
+          throw new ValidationError(
+            `--validate-cmd exited with ${describeExit(result)}`,
+            [],
+            'see its output above; the application keeps its current configuration',
+          );
+        case 'aborted':
+          throw new ReloadError(
+            'E_ABORTED',
+            '--validate-cmd was stopped because hotreload is shutting down',
+          );
+        // A check that could not run says nothing about the content: retried like a failed reload.
+        case 'timeout':
+          throw new ReloadError(
+            'E_VALIDATE_TIMEOUT',
+            `--validate-cmd did not finish within ${opts.timeoutMs}ms`,
+            { hint: 'raise --validate-timeout' },
+          );
+        case 'spawn-error':
+          throw new ReloadError(
+            'E_VALIDATE_CMD',
+            `--validate-cmd could not start /bin/sh: ${result.error.message}`,
+          );
+      }
+    },
+  };
+}
+
+export interface ValidatorDeps {
+  readonly env: NodeJS.ProcessEnv;
+  readonly clock: Clock;
+  readonly log: Logger;
+}
+
+/** The configured checks, in order: syntax first (cheap), then the user's command. */
+export function createValidators(
+  safety: {
+    readonly validate: boolean;
+    readonly validateCmd: { readonly command: string; readonly timeoutMs: number } | undefined;
+  },
+  deps: ValidatorDeps,
+): Validator[] {
+  const validators: Validator[] = [];
+  if (safety.validate) validators.push(createSyntaxValidator());
+  if (safety.validateCmd)
+    validators.push(createCommandValidator({ ...safety.validateCmd, ...deps }));
+  return validators;
+}

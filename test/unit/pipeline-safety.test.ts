@@ -1,0 +1,176 @@
+// The pipeline's checks before and its memory after: validators that refuse content, and the
+// applied fingerprint stored across restarts (--state-file), with a fake clock and doubles.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { describe, it } from 'node:test';
+import type { AppliedStore } from '../../src/applied-store.js';
+import { ReloadError } from '../../src/errors.js';
+import type { Snapshot } from '../../src/fingerprint.js';
+import { createMetrics } from '../../src/metrics.js';
+import { Pipeline } from '../../src/pipeline.js';
+import { ValidationError, type Validator } from '../../src/validate/index.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { logSink } from '../support/log-sink.js';
+import { recordingAction } from '../support/recording-action.js';
+
+function snap(content: string): Snapshot {
+  const hash = createHash('sha256').update(content).digest('hex');
+  return { hash, files: new Map([['/cfg/app.yaml', hash]]), problems: [] };
+}
+
+/** A validator that refuses content containing "broken", or fails as the script says. */
+function validator(outcomes: ('throw-transient' | undefined)[] = []) {
+  const seen: string[] = [];
+  const v: Validator & { seen: string[] } = {
+    kind: 'test',
+    seen,
+    check(ctx) {
+      seen.push(ctx.fingerprint);
+      if (outcomes.shift() === 'throw-transient')
+        return Promise.reject(new ReloadError('E_VALIDATE_TIMEOUT', 'slow'));
+      if (ctx.fingerprint === snap('broken').hash) {
+        return Promise.reject(
+          new ValidationError('invalid YAML in /cfg/app.yaml:2:3', [
+            { path: '/cfg/app.yaml', format: 'YAML', line: 2, column: 3, message: 'bad' },
+          ]),
+        );
+      }
+      return Promise.resolve();
+    },
+  };
+  return v;
+}
+
+function memoryStore(initial?: string): AppliedStore & { saved: string[] } {
+  const saved: string[] = [];
+  return {
+    saved,
+    load: () => Promise.resolve(initial),
+    save: (fp) => void saved.push(fp),
+    flush: () => Promise.resolve(),
+  };
+}
+
+function setup(opts: { validators?: Validator[]; store?: AppliedStore } = {}) {
+  const clock = new FakeClock();
+  const sink = logSink();
+  const metrics = createMetrics('test', false);
+  const action = recordingAction();
+  let content = 'v1';
+  const pipeline = new Pipeline({
+    takeSnapshot: () => Promise.resolve(snap(content)),
+    validators: opts.validators ?? [],
+    actions: [action],
+    store: opts.store,
+    retry: { initialMs: 500, maxMs: 500, maxAttempts: 0 },
+    clock,
+    random: () => 1,
+    log: sink.log,
+    metrics,
+    requestRun: () => void pipeline.run(),
+  });
+  return {
+    clock,
+    sink,
+    metrics,
+    action,
+    pipeline,
+    async change(c: string) {
+      content = c;
+      await pipeline.run();
+    },
+  };
+}
+
+describe('validation before reloading', () => {
+  it('refuses broken content: no action, counted, shown, and not retried', async () => {
+    const v = validator();
+    const t = setup({ validators: [v] });
+    await t.pipeline.init(false);
+    await t.change('broken');
+    assert.equal(t.action.calls.length, 0);
+    assert.equal(t.pipeline.status().rejected?.fingerprint, snap('broken').hash);
+    assert.equal(t.pipeline.status().rejected?.problems[0]?.line, 2);
+    assert.equal(
+      t.pipeline.status().applied,
+      snap('v1').hash,
+      'the application keeps its configuration',
+    );
+    assert.match(await t.metrics.registry.metrics(), /hotreload_validation_failures_total 1/);
+    assert.match(await t.metrics.registry.metrics(), /hotreload_pending_reload 1/);
+    assert.ok(t.sink.records.some((r) => r.msg.startsWith('configuration rejected by validation')));
+    await t.clock.tick(120_000);
+    assert.equal(t.action.calls.length, 0);
+    assert.equal(t.clock.pending, 0, 'no retry scheduled');
+  });
+
+  it('does not check the same broken content again for an event that changed nothing, but a resync does', async () => {
+    const v = validator();
+    const t = setup({ validators: [v] });
+    await t.pipeline.init(false);
+    await t.change('broken');
+    await t.pipeline.run();
+    assert.equal(v.seen.length, 1);
+    t.pipeline.markResync();
+    await t.pipeline.run();
+    assert.equal(v.seen.length, 2);
+  });
+
+  it('reloads once the file is fixed, and forgets the rejection', async () => {
+    const t = setup({ validators: [validator()] });
+    await t.pipeline.init(false);
+    await t.change('broken');
+    await t.change('fixed');
+    assert.equal(t.action.calls.length, 1);
+    assert.equal(t.pipeline.status().applied, snap('fixed').hash);
+    assert.equal(t.pipeline.status().rejected, undefined);
+  });
+
+  it('treats a check that could not run as a failed attempt, retried', async () => {
+    const t = setup({ validators: [validator(['throw-transient'])] });
+    await t.pipeline.init(false);
+    await t.change('v2');
+    assert.equal(t.action.calls.length, 0);
+    assert.equal(t.pipeline.status().lastReload?.error?.code, 'E_VALIDATE_TIMEOUT');
+    await t.clock.tick(500);
+    assert.equal(t.action.calls.length, 1);
+  });
+});
+
+describe('the applied fingerprint across restarts (--state-file)', () => {
+  it('does not reload when the stored fingerprint equals the content', async () => {
+    const store = memoryStore(snap('v1').hash);
+    const t = setup({ store });
+    assert.equal(await t.pipeline.init(false), false);
+    assert.equal(t.pipeline.status().applied, snap('v1').hash);
+  });
+
+  it('reloads once when the content changed while hotreload was down', async () => {
+    const store = memoryStore(snap('v0').hash);
+    const t = setup({ store });
+    assert.equal(await t.pipeline.init(false), true);
+    await t.pipeline.run();
+    assert.equal(t.action.calls.length, 1);
+    await t.pipeline.run();
+    assert.equal(t.action.calls.length, 1);
+    assert.deepEqual(store.saved, [snap('v1').hash]);
+  });
+
+  it('stores the initial content without a stored state, and each delivered change', async () => {
+    const store = memoryStore(undefined);
+    const t = setup({ store });
+    assert.equal(await t.pipeline.init(false), false);
+    await t.change('v2');
+    assert.deepEqual(store.saved, [snap('v1').hash, snap('v2').hash]);
+  });
+
+  it('stores nothing for a failed reload', async () => {
+    const store = memoryStore(snap('v1').hash);
+    const t = setup({ store });
+    await t.pipeline.init(false);
+    t.action.script.push('fail');
+    await t.change('v2');
+    assert.deepEqual(store.saved, [snap('v1').hash]);
+    t.pipeline.stop();
+  });
+});
