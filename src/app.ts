@@ -109,7 +109,12 @@ export async function startApp(deps: AppDeps): Promise<App> {
 
   const status = () => ({
     version: deps.version,
-    watched: watchers.map((w) => ({ path: w.watchPath, kind: w.kind ?? null, state: w.state })),
+    watched: watchers.map((w) => ({
+      path: w.watchPath,
+      kind: w.kind ?? null,
+      state: w.state,
+      mode: w.mode,
+    })),
     ...pipeline.status(),
   });
   let server: RunningServer | undefined;

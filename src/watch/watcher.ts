@@ -25,6 +25,8 @@ export interface PathWatcher {
   readonly watchPath: string;
   readonly state: WatchState;
   readonly kind: TargetKind | undefined;
+  /** 'inotify' normally; 'polling' after the kernel refused a watch (ENOSPC, EMFILE, ENFILE). */
+  readonly mode: 'inotify' | 'polling';
   /**
    * Resolves once the first look at the path is done: it is watched (the initial scan is over),
    * it is missing and being waited for, or watching it failed. Never rejects.
@@ -45,6 +47,10 @@ export interface WatchOptions {
   clock: Clock;
   /** How often a missing path is looked for; default 1000. */
   pollMissingMs?: number;
+  /** How often content is looked at when inotify is out of watches; default 1000. */
+  pollFallbackMs?: number;
+  /** chokidar's watch(), replaceable in tests (to make it fail as the kernel would). */
+  watchFactory?: typeof watch;
 }
 
 /** Where chokidar watches for one target, and which of its events are reported. */
@@ -67,6 +73,7 @@ interface Anchor {
 }
 
 const DEFAULT_POLL_MISSING_MS = 1000;
+const DEFAULT_POLL_FALLBACK_MS = 1000;
 /** The kernel refused another inotify watch or instance: this path is not watched at all. */
 const LIMIT_CODES = new Set(['ENOSPC', 'EMFILE', 'ENFILE']);
 const BASE_OPTIONS = {
@@ -132,6 +139,7 @@ function planFor(kind: TargetKind, anchor: Anchor): WatchPlan {
 class ChokidarPathWatcher implements PathWatcher {
   state: WatchState = 'waiting';
   kind: TargetKind | undefined;
+  mode: 'inotify' | 'polling' = 'inotify';
   private fsw: FSWatcher | undefined;
   private timer: TimerHandle | undefined;
   private loggedWaiting = false;
@@ -188,7 +196,7 @@ class ChokidarPathWatcher implements PathWatcher {
 
   /** Events before chokidar's "ready" belong to its initial scan and are dropped. */
   private startWatching(target: WatchTarget, plan: WatchPlan, rootId: string, appeared: boolean) {
-    const fsw = watch(plan.root, plan.options);
+    const fsw = (this.opts.watchFactory ?? watch)(plan.root, plan.options);
     this.fsw = fsw;
     this.kind = target.kind;
     let ready = false;
@@ -247,18 +255,43 @@ class ChokidarPathWatcher implements PathWatcher {
   private watchError(root: string, err: unknown): void {
     const code = (err as NodeJS.ErrnoException).code ?? '';
     if (LIMIT_CODES.has(code)) {
-      if (!this.closed) this.state = 'failed';
       this.opts.onError(
         new HotreloadError('E_WATCH_LIMIT', `cannot watch ${root}: ${messageOf(err)}`, {
           cause: err,
-          hint: 'raise fs.inotify.max_user_watches and fs.inotify.max_user_instances',
+          hint: 'raise fs.inotify.max_user_watches and fs.inotify.max_user_instances (sysctl, on the node)',
         }),
       );
+      this.fallBackToPolling(root, code).catch((e) => this.fail(e));
       return;
     }
     this.opts.onError(
       new HotreloadError('E_WATCH', `watching ${root} failed: ${messageOf(err)}`, { cause: err }),
     );
+  }
+
+  /**
+   * The kernel refused an inotify watch or instance: nothing is watched. Instead, report a
+   * "maybe changed" every pollFallbackMs; the fingerprint decides, as for any event.
+   */
+  private async fallBackToPolling(root: string, code: string): Promise<void> {
+    if (this.mode === 'polling' || this.closed) return;
+    this.mode = 'polling';
+    await this.stopWatching();
+    this.markSettled();
+    if (this.closed) return;
+    this.state = 'watching';
+    const everyMs = this.opts.pollFallbackMs ?? DEFAULT_POLL_FALLBACK_MS;
+    this.opts.log.warn(
+      { path: this.watchPath, root, code, everyMs },
+      'inotify limit reached; polling the content instead; raise fs.inotify.max_user_watches and fs.inotify.max_user_instances on the node',
+    );
+    const poll = () => {
+      this.timer = this.opts.clock.setTimeout(() => {
+        this.opts.onEvent({ watchPath: this.watchPath, event: 'poll', path: root });
+        poll();
+      }, everyMs);
+    };
+    poll();
   }
 
   private fail(err: unknown): void {

@@ -1,0 +1,64 @@
+// When the kernel refuses an inotify watch (ENOSPC: fs.inotify.max_user_watches reached), the
+// watcher falls back to polling the content and says which sysctl to raise.
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { watch, type ChokidarOptions } from 'chokidar';
+import { realClock } from '../../src/clock.js';
+import type { HotreloadError } from '../../src/errors.js';
+import { watchPath, type WatchEvent } from '../../src/watch/watcher.js';
+import { AtomicWriter, cleanupTempDirs, makeTempDir } from '../support/atomic-writer.js';
+import { logSink } from '../support/log-sink.js';
+import { waitFor } from '../support/wait.js';
+
+after(cleanupTempDirs);
+
+/** chokidar's watch, failing as inotify_add_watch(2) does when the user is out of watches. */
+function refusingWatch(code: string): typeof watch {
+  return (paths: string | string[], options?: ChokidarOptions) => {
+    const fsw = watch(paths, options);
+    setImmediate(() =>
+      fsw.emit(
+        'error',
+        Object.assign(new Error(`${code}: System limit for number of file watchers reached`), {
+          code,
+        }),
+      ),
+    );
+    return fsw;
+  };
+}
+
+describe('watcher without inotify watches', () => {
+  for (const code of ['ENOSPC', 'EMFILE']) {
+    it(`falls back to polling on ${code}, warns with the sysctl to raise, and still sees updates`, async () => {
+      const dir = await makeTempDir('fallback');
+      const writer = new AtomicWriter(dir);
+      await writer.write({ 'app.conf': 'v1' });
+      const events: WatchEvent[] = [];
+      const errors: HotreloadError[] = [];
+      const sink = logSink();
+      const w = watchPath(dir, {
+        clock: realClock,
+        log: sink.log,
+        onEvent: (e) => events.push(e),
+        onError: (e) => errors.push(e as HotreloadError),
+        pollFallbackMs: 100,
+        watchFactory: refusingWatch(code),
+      });
+      try {
+        await w.settled;
+        await waitFor(() => w.mode === 'polling', 5000, 'polling mode');
+        assert.equal(w.state, 'watching');
+        assert.equal(errors[0]?.code, 'E_WATCH_LIMIT');
+        const warning = sink.records.find((r) => r.level === 'warn');
+        assert.match(String(warning?.msg), /fs\.inotify\.max_user_watches/);
+        await waitFor(() => events.some((e) => e.event === 'poll'), 2000, 'a poll');
+      } finally {
+        await w.close();
+      }
+      const polls = events.length;
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(events.length, polls, 'no poll after close');
+    });
+  }
+});
