@@ -171,6 +171,43 @@ describe('nginx reloaded with SIGHUP through the process table', () => {
   );
 
   it(
+    'with --verify-children, an invalid configuration is a failed reload (no new workers), and the fix lands',
+    { ...TIMEOUT, skip },
+    async () => {
+      const n = await startNginx();
+      const master = n.master.pid;
+      const hr = hotreload([
+        '--watch',
+        n.dir,
+        '--signal',
+        'HUP',
+        '--process-match',
+        masterOf(n),
+        '--verify-children',
+        '--verify-timeout',
+        '1s',
+        ...FAST,
+        '--retry-initial',
+        '2s',
+        '--retry-max',
+        '2s',
+      ]);
+      await hr.ready();
+      const v1Workers = await workers(master);
+      await n.writer.write({ 'nginx.conf': n.conf('bad', 'no_such_directive on;') });
+      const failure = await hr.waitForLog((r) => r.msg === 'reload failed; retrying', 10_000);
+      assert.equal((failure.err as { code: string }).code, 'E_VERIFY_CHILDREN');
+      assert.equal((await request(n.url)).body, 'v1\n');
+      assert.deepEqual(await childPids(master), v1Workers);
+
+      await n.writer.write({ 'nginx.conf': n.conf('v2') });
+      await hr.waitForLog(reloaded, 10_000);
+      await waitForBody(n.url, (b) => b === 'v2\n', 10_000, 'nginx to serve v2');
+      assert.deepEqual(await hr.stop(), { code: 0, signal: null });
+    },
+  );
+
+  it(
     '--process-name nginx signals the master only; with --all-matches its workers too',
     { ...TIMEOUT, skip },
     async () => {
