@@ -366,40 +366,52 @@ const EXAMPLES: [string, string][] = [
   ['$0 --watch ./config --dry-run --debounce 0', 'only log what changes'],
 ];
 
-/** Long option names and aliases, for accepting Go-style single-dash flags (-volume-dir=...). */
-function longNames(): Set<string> {
-  const names = new Set<string>(['help', 'version']);
-  for (const [key, def] of Object.entries(OPTIONS)) {
-    names.add(key);
-    for (const a of [def.alias ?? []].flat()) names.add(a);
-  }
-  return names;
-}
-
 /**
  * Rewrites argv for yargs: configmap-reload parses flags with Go's flag package, which accepts
  * -flag as well as --flag; and a boolean given a value (--dry-run=false) must say true or false,
  * where yargs would silently read anything else as false.
  */
 export function normalizeArgv(argv: readonly string[]): string[] {
-  const names = longNames();
+  const defs = optionsByName();
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--') return out.concat(argv.slice(i));
     const go = /^-([a-z][a-z0-9.-]+)(=.*)?$/.exec(arg);
-    const long = go && names.has(go[1]!) ? `-${arg}` : arg;
+    const long = go && defs.has(go[1]!) ? `-${arg}` : arg;
     const withValue = /^--([a-z][a-z0-9.-]+)=(.*)$/s.exec(long);
-    const def = withValue && OPTIONS[withValue[1] as keyof RawOptions];
+    const def = withValue && defs.get(withValue[1]!);
+    const bare = /^--([a-z][a-z0-9.-]+)$/.exec(long);
+    const next = argv[i + 1];
     if (withValue && def?.type === 'boolean') {
       out.push(
         parseBoolean(withValue[1]!, withValue[2]!) ? `--${withValue[1]}` : `--no-${withValue[1]}`,
       );
+    } else if (
+      bare &&
+      defs.get(bare[1]!)?.type === 'string' &&
+      next !== undefined &&
+      /^-\d/.test(next)
+    ) {
+      // "--debounce -1s": a value that starts like a flag; keep it the flag's value, so the
+      // message names the flag instead of unknown flags -1 and -s.
+      out.push(`${long}=${next}`);
+      i++;
     } else {
       out.push(long);
     }
   }
   return out;
+}
+
+/** Every long name and alias, with its option's definition. */
+function optionsByName(): Map<string, Def> {
+  const byName = new Map<string, Def>();
+  for (const [key, def] of Object.entries(OPTIONS) as [string, Def][]) {
+    byName.set(key, def);
+    for (const a of [def.alias ?? []].flat()) byName.set(a, def);
+  }
+  return byName;
 }
 
 function parseBoolean(flag: string, text: string): boolean {
@@ -481,12 +493,13 @@ function parseOrThrow(
     parsed = args;
     output = out;
   });
-  if (failure) return usageError(failure);
+  if (failure) return usageError(explainUnknown(failure, argv));
   if (parsed.help || parsed.version) return { kind: 'exit', code: 0, output };
   const options: Record<string, unknown> = {};
   const fromEnvironment: string[] = [];
   for (const [key, def] of Object.entries(OPTIONS)) {
     let value = parsed[key];
+    checkGiven(key, def, value);
     const text = env[envName(key)];
     if (value === undefined && text !== undefined) {
       value = fromEnv(key, def, text);
@@ -496,6 +509,65 @@ function parseOrThrow(
   }
   const command = ((parsed['--'] as unknown[] | undefined) ?? []).map(String);
   return { kind: 'run', options, command, fromEnv: fromEnvironment };
+}
+
+/** A flag that takes a value must get one, and cannot be negated (--no-watch). */
+function checkGiven(key: string, def: Def, value: unknown): void {
+  if (value === undefined || def.type === 'boolean') return;
+  const values = Array.isArray(value) ? (value as unknown[]) : [value];
+  if (values.includes(false)) {
+    throw new ConfigError(
+      key,
+      `--no-${key}`,
+      `only true/false switches can be negated; give --${key} a value, or leave it out`,
+    );
+  }
+  if (values.length === 0) throw new ConfigError(key, '', `--${key} needs a value`);
+}
+
+/** yargs says "Unknown argument: wacth"; say which flag was typed and which one was meant. */
+function explainUnknown(message: string, argv: readonly string[]): string {
+  const m = /^Unknown arguments?: (.*)$/.exec(message);
+  if (!m) return message;
+  const names = [...optionsByName().keys()];
+  return m[1]!
+    .split(', ')
+    .map((name) => {
+      const typed = argv.find((a) => a.replace(/^-+/, '').split('=')[0] === name);
+      if (!typed || !typed.startsWith('-')) {
+        return `unexpected argument ${JSON.stringify(name)}; flags start with --, and an application to supervise goes after --`;
+      }
+      const flag = `${typed.startsWith('--') ? '--' : '-'}${name}`;
+      const meant = closest(name, names);
+      return `unknown flag ${flag}${meant ? ` (did you mean --${meant}?)` : ''}`;
+    })
+    .join('; ');
+}
+
+/** The name within two edits of `typed`, if any (Levenshtein distance). */
+function closest(typed: string, names: readonly string[]): string | undefined {
+  let best: { name: string; d: number } | undefined;
+  for (const name of names) {
+    const d = distance(typed, name);
+    if (d <= 2 && (!best || d < best.d)) best = { name, d };
+  }
+  return best?.name;
+}
+
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(
+        prev[j]! + 1,
+        row[j - 1]! + 1,
+        prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    prev = row;
+  }
+  return prev[b.length]!;
 }
 
 function usageError(message: string): ParseResult {

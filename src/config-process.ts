@@ -123,6 +123,11 @@ export function resolveProcessConfig(
   const exec = raw.exec;
   if (exec !== undefined && exec.trim() === '')
     fail('exec', exec, "expected a shell command, e.g. --exec 'nginx -s reload'");
+  // Checked even when unused: a bad value is a mistake the user wants to hear about.
+  const execTimeoutMs = positiveDuration(
+    'exec-timeout',
+    raw['exec-timeout'] ?? DEFAULTS.execTimeout,
+  );
   const restartWait = raw['restart-wait'];
   if (restartWait !== undefined && !restart)
     fail('restart-wait', restartWait, 'it applies to --restart; add --restart');
@@ -134,16 +139,7 @@ export function resolveProcessConfig(
     stopSignal: signal('stop-signal', raw['stop-signal'] ?? DEFAULTS.stopSignal),
     stopTimeoutMs: positiveDuration('stop-timeout', raw['stop-timeout'] ?? DEFAULTS.stopTimeout),
     restartWaitMs: restartWait === undefined ? 0 : positiveDuration('restart-wait', restartWait),
-    exec:
-      exec === undefined
-        ? undefined
-        : {
-            command: exec,
-            timeoutMs: positiveDuration(
-              'exec-timeout',
-              raw['exec-timeout'] ?? DEFAULTS.execTimeout,
-            ),
-          },
+    exec: exec === undefined ? undefined : { command: exec, timeoutMs: execTimeoutMs },
     exit: exitCode(raw.exit),
     command: Object.freeze([...command]),
   });

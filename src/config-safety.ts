@@ -44,6 +44,11 @@ export function resolveSafetyConfig(
       "expected a shell command, e.g. 'promtool check config /etc/prometheus/prometheus.yml'",
     );
   }
+  // Checked even without --validate-cmd: a bad value is a mistake the user wants to hear about.
+  const validateTimeoutMs = positive(
+    'validate-timeout',
+    raw['validate-timeout'] ?? DEFAULTS.validateTimeout,
+  );
   const statusText = raw['verify-status'] ?? DEFAULTS.verifyStatus;
   const verifyStatus = parseStatusSpec(statusText);
   if (!verifyStatus)
@@ -70,16 +75,7 @@ export function resolveSafetyConfig(
   }
   return Object.freeze({
     validate: raw.validate ?? false,
-    validateCmd:
-      cmd === undefined
-        ? undefined
-        : {
-            command: cmd,
-            timeoutMs: positive(
-              'validate-timeout',
-              raw['validate-timeout'] ?? DEFAULTS.validateTimeout,
-            ),
-          },
+    validateCmd: cmd === undefined ? undefined : { command: cmd, timeoutMs: validateTimeoutMs },
     verifyUrls: Object.freeze((raw['verify-url'] ?? []).map((u) => httpUrl(u, 'verify-url'))),
     verifyStatus,
     verifyTimeoutMs: positive('verify-timeout', raw['verify-timeout'] ?? DEFAULTS.verifyTimeout),

@@ -151,6 +151,13 @@ export class Pipeline {
       );
       return;
     }
+    // A watched path that went away (a volume being torn down, a directory being replaced) is
+    // not new content: wait until it is back rather than tell the application to reload.
+    const missing = snapshot.problems.filter((p) => p.code === 'ENOENT').map((p) => p.path);
+    if (missing.length > 0 && this.applied && !this.appliedMissing(missing)) {
+      this.deps.log.info({ missing }, 'watched path missing; waiting for it to come back');
+      return;
+    }
     this.noteChange(snapshot);
     const resync = this.resyncRequested;
     this.resyncRequested = false;
@@ -169,6 +176,14 @@ export class Pipeline {
     const attempt = pending && pending.snapshot.hash === snapshot.hash ? pending.attempt + 1 : 1;
     this.clearPending();
     await this.reload(snapshot, attempt);
+  }
+
+  /** True when the applied content already lacked every one of `paths` (missing at start). */
+  private appliedMissing(paths: readonly string[]): boolean {
+    const before = new Set(
+      this.applied?.problems.filter((p) => p.code === 'ENOENT').map((p) => p.path),
+    );
+    return paths.every((p) => before.has(p));
   }
 
   /** The next run comes from a resync: it retries content given up on. */

@@ -300,7 +300,7 @@ describe('hotreload CLI usage', () => {
   it('exits 2 on an unknown flag', async () => {
     const r = await runHotreload(['--wathc', '/tmp']);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /Unknown argument: wathc/);
+    assert.match(r.stderr, /unknown flag --wathc \(did you mean --watch\?\)/);
   });
 
   it('exits 2 when no action is configured', async () => {

@@ -186,7 +186,16 @@ const INVALID: [string, string[], string, RegExp?][] = [
   ['metrics path relative', [...BASE, '--metrics-path', 'metrics'], 'metrics-path'],
   ['log level unknown', [...BASE, '--log-level', 'verbose'], 'log-level', /trace, debug, info/],
   ['shutdown-timeout word', [...BASE, '--shutdown-timeout', 'never'], 'shutdown-timeout'],
-  ['unknown flag', [...BASE, '--wach', '/a'], 'wach', /Unknown argument/],
+  [
+    'unknown flag',
+    [...BASE, '--wach', '/a'],
+    'wach',
+    /unknown flag --wach \(did you mean --watch\?\)/,
+  ],
+  ['a negated value flag', [...BASE, '--no-debounce'], 'debounce', /only true\/false switches/],
+  ['a flag given without its value', [...BASE, '--http-header'], 'http-header', /needs a value/],
+  ['a negative duration as its own argument', [...BASE, '--debounce', '-1s'], 'debounce', /"-1s"/],
+  ['a bad timeout of an unused action', [...BASE, '--exec-timeout', 'x'], 'exec-timeout'],
   ['dry-run with a non-boolean', [...BASE, '--dry-run=maybe'], 'dry-run', /true or false/],
   [
     'reload-on-start with a non-boolean',
@@ -258,7 +267,7 @@ const INVALID: [string, string[], string, RegExp?][] = [
     [...BASE, '--signal', 'HUP', '--process-name', 'x', '--proc-root', ''],
     'proc-root',
   ],
-  ['stray positional', [...BASE, 'extra'], 'extra', /Unknown argument/],
+  ['stray positional', [...BASE, 'extra'], 'extra', /unexpected argument "extra"/],
 ];
 
 describe('process actions', () => {
