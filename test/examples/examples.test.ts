@@ -1,0 +1,473 @@
+// The examples users start from (examples/): every manifest is a valid Kubernetes object under a
+// strict schema check (no cluster), hotreload's real CLI parser accepts the arguments each one
+// gives it, each pod is wired the way hotreload needs (volumes, watched paths, UIDs, probes), and
+// where the program is installed here, the example's own configuration runs end to end through a
+// kubelet-style update (test/support/example-runs.ts says what a local run changes).
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, afterEach, describe, it } from 'node:test';
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
+import type { IProbe } from 'kubernetes-models/v1/Probe';
+import { parse } from '../../src/cli.js';
+import { resolveConfig, type Config } from '../../src/config.js';
+import { VERSION } from '../../src/version.js';
+import { cleanupTempDirs } from '../support/atomic-writer.js';
+import { TIMEOUT, errOf, failed, killProcesses } from '../support/e2e.js';
+import { localArgv, localUrl } from '../support/example-pod.js';
+import { LOCAL_RUNS, playUpdate } from '../support/example-runs.js';
+import {
+  EXAMPLES_DIR,
+  containersOf,
+  expand,
+  hotreloadInvocation,
+  isUpdate,
+  loadManifests,
+  manifestFiles,
+  mountHolding,
+  parseManifestFile,
+  podSpecOf,
+  type Manifest,
+} from '../support/examples.js';
+import { schemaErrors } from '../support/k8s-schema.js';
+import { requireProgram } from '../support/programs.js';
+import { waitFor } from '../support/wait.js';
+
+afterEach(killProcesses);
+after(cleanupTempDirs);
+
+const EXAMPLES = ['nginx', 'filebeat', 'prometheus', 'configmap-reload-migration', 'child'];
+const manifests = loadManifests();
+const workloads = manifests.filter((m) => podSpecOf(m.object));
+
+/** hotreload's resolved Config for a container's invocation (throws what main() would report). */
+function configOf(c: IContainer): Config {
+  const inv = hotreloadInvocation(c)!;
+  const parsed = parse(inv.argv, inv.env, VERSION);
+  if (parsed.kind === 'exit') throw new Error(`exit ${parsed.code}: ${parsed.output}`);
+  return resolveConfig(parsed.options, '/', parsed.command);
+}
+
+const podOf = (m: Manifest): IPodSpec => podSpecOf(m.object)!;
+
+describe('the strict schema check', () => {
+  const deployment = () => ({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'app', labels: { 'example.com/any-key': 'x' } },
+    spec: {
+      selector: { matchLabels: { app: 'a' } },
+      template: {
+        metadata: { labels: { app: 'a' } },
+        spec: {
+          containers: [
+            {
+              name: 'app',
+              image: 'app:1',
+              ports: [{ name: 'http', containerPort: 80 }],
+              securityContext: { runAsNonRoot: true },
+            },
+          ],
+        },
+      },
+    },
+  });
+
+  it('accepts a valid Deployment, whatever keys its labels have', () => {
+    assert.deepEqual(schemaErrors(deployment()), []);
+  });
+
+  it('reports an unknown field (a typo) with its path, and nothing else', () => {
+    const d = deployment();
+    const c = d.spec.template.spec.containers[0]! as Record<string, unknown>;
+    c.securityContext = { runAsNonroot: true };
+    c.imagePullPolicyy = 'Always';
+    assert.deepEqual(schemaErrors(d).sort(), [
+      '/spec/template/spec/containers/0/imagePullPolicyy: unknown field',
+      '/spec/template/spec/containers/0/securityContext/runAsNonroot: unknown field',
+    ]);
+  });
+
+  it('reports wrong types, bad enum values and invalid names', () => {
+    const d = deployment();
+    const c = d.spec.template.spec.containers[0]! as Record<string, unknown>;
+    c.ports = [{ name: 'a_port', containerPort: '80' }];
+    c.imagePullPolicy = 'Sometimes';
+    const errors = schemaErrors(d);
+    assert.ok(
+      errors.some((e) =>
+        e.startsWith('/spec/template/spec/containers/0/ports/0/containerPort: type'),
+      ),
+      errors.join('\n'),
+    );
+    assert.ok(
+      errors.some((e) => e.startsWith('/spec/template/spec/containers/0/imagePullPolicy: enum')),
+      errors.join('\n'),
+    );
+    assert.ok(
+      errors.some((e) => e.includes('"a_port" is not a valid port name')),
+      errors.join('\n'),
+    );
+  });
+
+  it('knows no kind it has no schema for', () => {
+    assert.match(schemaErrors({ apiVersion: 'example.com/v1', kind: 'Widget' })[0]!, /no schema/);
+  });
+});
+
+describe('the manifest helpers', () => {
+  it("expand() resolves $(VAR) from the container's env as the kubelet does", () => {
+    const env = { DIR: '/etc/app' };
+    assert.equal(expand('--watch=$(DIR)', env), '--watch=/etc/app');
+    assert.equal(expand('$$(DIR) $(NOPE) $$', env), '$(DIR) $(NOPE) $');
+  });
+
+  it('hotreloadInvocation() finds hotreload by its image or by a `hotreload` command', () => {
+    const image = 'ghcr.io/hotreload/hotreload:0.1.0';
+    const env = [
+      { name: 'DIR', value: '/etc/app' },
+      { name: 'HOTRELOAD_DEBOUNCE', value: '2s' },
+      { name: 'HOTRELOAD_HTTP_URL', valueFrom: { configMapKeyRef: { name: 'x', key: 'url' } } },
+    ];
+    assert.deepEqual(hotreloadInvocation({ name: 'h', image, args: ['--watch=$(DIR)'], env }), {
+      argv: ['--watch=/etc/app'],
+      env: { HOTRELOAD_DEBOUNCE: '2s' },
+      unresolved: ['HOTRELOAD_HTTP_URL'],
+    });
+    const command = ['node', '/app/dist/main.js', '--watch=/a'];
+    assert.deepEqual(hotreloadInvocation({ name: 'h', image, command })?.argv, ['--watch=/a']);
+    assert.throws(() => hotreloadInvocation({ name: 'h', image, command: ['sh', '-c', 'x'] }));
+    const child = {
+      name: 'app',
+      image: 'app:1',
+      command: ['/usr/local/bin/hotreload', '--watch=/a', '--', 'app'],
+    };
+    assert.deepEqual(hotreloadInvocation(child)?.argv, ['--watch=/a', '--', 'app']);
+    assert.equal(hotreloadInvocation({ name: 'app', image: 'nginx:1' }), undefined);
+  });
+
+  it('localArgv() changes paths, URLs, commands, --listen and --debounce, and keeps every other flag as written', () => {
+    const argv = [
+      '--volume-dir=/etc/prometheus',
+      '--webhook-url',
+      'http://localhost:9090/-/reload',
+      '-webhook-status-code=200',
+      '--validate',
+      '--web.listen-address=:9533',
+      '--debounce=5s',
+      '--validate-cmd=nginx -t',
+      '--',
+      'nginx',
+      '-g',
+      'daemon off;',
+    ];
+    assert.deepEqual(
+      localArgv(argv, {
+        path: (p) => `/local${p}`,
+        url: localUrl(new Map([[9090, 4000]])),
+        shell: (cmd) => `/usr/sbin/${cmd}`,
+        command: (c) => ['/usr/sbin/nginx', ...c.slice(1)],
+        extra: ['--pid-file=/run/x.pid'],
+      }),
+      [
+        '--volume-dir=/local/etc/prometheus',
+        '--webhook-url=http://127.0.0.1:4000/-/reload',
+        '-webhook-status-code=200',
+        '--validate',
+        '--validate-cmd=/usr/sbin/nginx -t',
+        '--listen=127.0.0.1:0',
+        '--debounce=0',
+        '--pid-file=/run/x.pid',
+        '--',
+        '/usr/sbin/nginx',
+        '-g',
+        'daemon off;',
+      ],
+    );
+  });
+});
+
+describe('example manifests', () => {
+  it('every example has a README and at least one manifest', () => {
+    for (const example of EXAMPLES) {
+      assert.ok(existsSync(path.join(EXAMPLES_DIR, example, 'README.md')), `${example}/README.md`);
+      assert.ok(
+        manifests.some((m) => m.example === example),
+        `${example} has no manifest`,
+      );
+    }
+  });
+
+  for (const file of manifestFiles()) {
+    it(`${file} parses as YAML and each object is valid against the Kubernetes API schema`, () => {
+      const { documents, problems } = parseManifestFile(file);
+      assert.deepEqual(problems, []);
+      assert.ok(documents.length > 0, 'no document');
+      documents.forEach((doc, i) => assert.deepEqual(schemaErrors(doc), [], `document ${i}`));
+    });
+  }
+
+  for (const m of manifests.filter(isUpdate)) {
+    it(`${m.file} updates a ConfigMap of its example and changes its data`, () => {
+      assert.equal(m.object.kind, 'ConfigMap');
+      const original = manifests.find(
+        (o) =>
+          !isUpdate(o) &&
+          o.example === m.example &&
+          o.object.kind === 'ConfigMap' &&
+          o.object.metadata.name === m.object.metadata.name &&
+          o.object.metadata.namespace === m.object.metadata.namespace,
+      );
+      assert.ok(original, `no ConfigMap ${m.object.metadata.name} outside update/`);
+      assert.notDeepEqual(m.object.data, original.object.data);
+      assert.deepEqual(
+        Object.keys(m.object.data as object),
+        Object.keys(original.object.data as object),
+      );
+    });
+  }
+});
+
+describe("hotreload's arguments in the examples", () => {
+  const runs = workloads.flatMap((m) =>
+    containersOf(podOf(m))
+      .filter(({ container }) => hotreloadInvocation(container))
+      .map(({ container }) => ({ m, container })),
+  );
+
+  it('every example but the "before" of the migration runs hotreload', () => {
+    const using = new Set(runs.map((r) => r.m.file));
+    const without = workloads.filter((m) => !using.has(m.file)).map((m) => m.file);
+    assert.deepEqual(without, ['configmap-reload-migration/deployment-before.yaml']);
+  });
+
+  for (const { m, container } of runs) {
+    it(`${m.file}: container ${container.name}'s arguments are accepted by hotreload's CLI parser and config`, () => {
+      const inv = hotreloadInvocation(container)!;
+      assert.deepEqual(
+        inv.unresolved,
+        [],
+        'HOTRELOAD_* variables with valueFrom cannot be checked',
+      );
+      const parsed = parse(inv.argv, inv.env, VERSION);
+      assert.equal(parsed.kind, 'run', parsed.kind === 'exit' ? parsed.output : '');
+      assert.doesNotThrow(() => configOf(container));
+    });
+  }
+
+  it("the child example's command repeats its Dockerfile's ENTRYPOINT", () => {
+    const dockerfile = readFileSync(path.join(EXAMPLES_DIR, 'child', 'Dockerfile'), 'utf8');
+    const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
+    const m = workloads.find((w) => w.file === 'child/deployment.yaml')!;
+    assert.deepEqual(podOf(m).containers[0]!.command, entrypoint);
+  });
+});
+
+describe('pod wiring', () => {
+  for (const m of workloads) {
+    const spec = podOf(m);
+    const containers = containersOf(spec).map((c) => c.container);
+    const volumes = new Map((spec.volumes ?? []).map((v) => [v.name, v]));
+
+    it(`${m.file}: every volume mount names a volume of the pod, and every ConfigMap volume a ConfigMap of the example`, () => {
+      for (const c of containers) {
+        for (const mount of c.volumeMounts ?? [])
+          assert.ok(volumes.has(mount.name), `${c.name} mounts unknown volume ${mount.name}`);
+      }
+      const readme = readFileSync(path.join(EXAMPLES_DIR, m.example, 'README.md'), 'utf8');
+      for (const v of volumes.values()) {
+        const name = v.configMap?.name;
+        if (!name) continue;
+        const inExample = manifests.some(
+          (o) =>
+            o.example === m.example &&
+            !isUpdate(o) &&
+            o.object.kind === 'ConfigMap' &&
+            o.object.metadata.name === name &&
+            o.object.metadata.namespace === m.object.metadata.namespace,
+        );
+        assert.ok(
+          inExample || readme.includes(`kubectl create configmap ${name}`),
+          `ConfigMap ${name} is neither in ${m.example}/ nor created by the README`,
+        );
+      }
+    });
+
+    it(`${m.file}: no container asks for runAsNonRoot with UID 0`, () => {
+      for (const c of containers) {
+        const nonRoot = c.securityContext?.runAsNonRoot ?? spec.securityContext?.runAsNonRoot;
+        if (nonRoot) assert.notEqual(uidOf(c, spec), 0, c.name);
+      }
+    });
+
+    for (const c of containers.filter((c) => hotreloadInvocation(c))) {
+      const config = configOf(c);
+
+      it(`${m.file}: every path hotreload watches is on a volume mounted in its container, without subPath`, () => {
+        for (const watched of config.watch) {
+          const mount = mountHolding(c.volumeMounts ?? [], watched);
+          assert.ok(mount, `--watch ${watched} is on no volume of ${c.name}`);
+          assert.equal(
+            mount.subPath ?? mount.subPathExpr,
+            undefined,
+            `${watched}: subPath mounts are never updated`,
+          );
+          const cm = volumes.get(mount.name)?.configMap?.name;
+          const object = manifests.find(
+            (o) => o.object.kind === 'ConfigMap' && o.object.metadata.name === cm,
+          );
+          assert.notEqual(
+            object?.object.immutable,
+            true,
+            `ConfigMap ${cm} is immutable: it never changes`,
+          );
+        }
+      });
+
+      it(`${m.file}: hotreload's probes ask its own port for /healthz and /readyz`, () => {
+        const port = config.listen?.port;
+        assert.ok(
+          port,
+          'hotreload serves no endpoints (--listen ""), so it has no probe to answer',
+        );
+        const probes = [c.livenessProbe, c.readinessProbe, c.startupProbe].filter(
+          (p): p is IProbe => p !== undefined && portOf(c, p) === port,
+        );
+        const paths = probes.map((p) => p.httpGet?.path);
+        assert.ok(
+          paths.includes('/healthz') && paths.includes('/readyz'),
+          `probes on :${port}: ${paths.join(', ')}`,
+        );
+        assert.ok(
+          c.ports?.some((p) => p.containerPort === port),
+          `port ${port} is not declared`,
+        );
+        assert.ok(
+          c.livenessProbe &&
+            portOf(c, c.livenessProbe) === port &&
+            c.livenessProbe.httpGet?.path === '/healthz',
+        );
+      });
+
+      const { selector, signal, restart, command } = config.process;
+      if ((signal || restart) && command.length === 0) {
+        it(`${m.file}: to ${signal ? 'signal' : 'restart'} another container's process, the pod shares its process namespace and hotreload has that container's UID`, () => {
+          assert.ok(selector);
+          assert.equal(spec.shareProcessNamespace, true);
+          const uid = uidOf(c, spec);
+          assert.notEqual(uid, undefined, 'hotreload has no explicit runAsUser');
+          const others = containers.filter((o) => o !== c).map((o) => uidOf(o, spec));
+          assert.ok(
+            others.includes(uid),
+            `no other container runs as UID ${uid} (${others.join(', ')})`,
+          );
+        });
+      }
+    }
+  }
+});
+
+/** The UID a container runs as, where the manifest says it (the hotreload image's own: 65532). */
+function uidOf(c: IContainer, spec: IPodSpec): number | undefined {
+  const explicit = c.securityContext?.runAsUser ?? spec.securityContext?.runAsUser;
+  if (explicit !== undefined) return explicit;
+  return c.image?.startsWith('ghcr.io/hotreload/hotreload') ? 65532 : undefined;
+}
+
+/** The container port a probe's httpGet asks (a named port resolved). */
+function portOf(c: IContainer, probe: IProbe): number | undefined {
+  const port = probe.httpGet?.port;
+  if (typeof port === 'number') return port;
+  return c.ports?.find((p) => p.name === port)?.containerPort;
+}
+
+describe('examples run locally with their own configuration', () => {
+  for (const [workload, { program, process: name, run }] of Object.entries(LOCAL_RUNS)) {
+    describe(workload, () => {
+      const skip = requireProgram(program);
+
+      it(
+        `${name} runs the updated ConfigMap after a kubelet-style update`,
+        { ...TIMEOUT, skip },
+        async () => {
+          const r = await run();
+          assert.notEqual(
+            r.expected.before,
+            r.expected.after,
+            'update/ must change what the application runs',
+          );
+          const { before, after, logs } = await playUpdate(r);
+          assert.equal(before, r.expected.before);
+          assert.equal(after, r.expected.after);
+          assert.ok(logs.some((l) => l.msg === 'change detected'));
+          if (r.argv.some((a) => a.startsWith('--signal'))) {
+            const sent = logs.filter((l) => l.msg.startsWith('sent '));
+            assert.deepEqual(
+              sent.map((l) => l.msg),
+              [`sent SIGHUP to ${name} (pid ${r.appPid})`],
+            );
+          }
+          if (r.argv.includes('--restart')) {
+            // By pid: the filebeat stand-in is Node.js, which Node 24 names MainThread (its comm);
+            // --process-name still finds it by its argv[0], a link named filebeat.
+            const stopping = logs.filter((l) => l.msg.startsWith('stopping '));
+            assert.equal(stopping.length, 1);
+            assert.match(stopping[0]!.msg, new RegExp(`^stopping \\S+ \\(pid ${r.appPid}\\)$`));
+            assert.ok(logs.some((l) => l.msg === 'new process started'));
+          }
+          assert.deepEqual(await r.hr.stop(), { code: 0, signal: null });
+        },
+      );
+    });
+  }
+
+  describe('nginx/deployment.yaml with a configuration nginx rejects', () => {
+    const skip = requireProgram(LOCAL_RUNS['nginx/deployment.yaml']!.program);
+
+    it(
+      'is a failed reload (--verify-children: no new workers) while nginx keeps serving',
+      { ...TIMEOUT, skip },
+      async () => {
+        const r = await LOCAL_RUNS['nginx/deployment.yaml']!.run();
+        await r.edit((conf) =>
+          conf.replace('server_name _;', 'server_name _;\n  no_such_directive on;'),
+        );
+        const failure = await r.hr.waitForLog(failed, 15_000, "'reload failed; retrying'");
+        assert.equal(errOf(failure).code, 'E_VERIFY_CHILDREN');
+        assert.equal(await r.observe(), r.expected.before);
+        await r.update();
+        await waitFor(
+          async () => (await r.observe()) === r.expected.after,
+          20_000,
+          'the fixed configuration',
+        );
+      },
+    );
+  });
+
+  describe('child/deployment.yaml with a configuration nginx rejects, and at shutdown', () => {
+    const skip = requireProgram(LOCAL_RUNS['child/deployment.yaml']!.program);
+
+    it(
+      "refuses it before any signal (--validate-cmd 'nginx -t'), and exits with nginx's code 0 when stopped with the image's STOPSIGNAL SIGQUIT",
+      { ...TIMEOUT, skip },
+      async () => {
+        const r = await LOCAL_RUNS['child/deployment.yaml']!.run();
+        await r.edit((conf) =>
+          conf.replace('server_name _;', 'server_name _;\n  no_such_directive on;'),
+        );
+        const rejected = await r.hr.waitForLog(
+          (l) => l.msg === 'configuration rejected by validation; not reloading until it changes',
+          15_000,
+          'the rejection',
+        );
+        assert.ok(!r.hr.logs.some((l) => l.msg.startsWith('sent ')), JSON.stringify(rejected));
+        assert.equal(await r.observe(), r.expected.before);
+        const { after } = await playUpdate(r);
+        assert.equal(after, r.expected.after);
+        assert.deepEqual(await r.hr.stop('SIGQUIT'), { code: 0, signal: null });
+      },
+    );
+  });
+});
