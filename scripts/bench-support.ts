@@ -1,6 +1,7 @@
-// Building blocks for scripts/bench.ts: the baseline processes, a volume that records when each
-// swap committed, a reload target that records when each request arrived and what the volume held
-// then, /proc RSS readings, statistics and the markdown table. It measures nothing by itself.
+// Building blocks for scripts/bench.ts: hotreload started the way the image starts it, the
+// baseline processes, a volume that records when each swap committed, a reload target that
+// records when each request arrived and what the volume held then, /proc RSS readings,
+// statistics and the markdown table. It measures nothing by itself.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -8,6 +9,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { AtomicWriter, makeTempDir } from '../test/support/atomic-writer.js';
 import { startTarget } from '../test/support/http-target.js';
+import type { LogRecord } from '../test/support/log-sink.js';
 
 /** The key every bench volume holds; the target reads it at request time. */
 export const KEY = 'app.conf';
@@ -28,6 +30,88 @@ fs.watch(dir, (_event, name) => {
 });
 console.log('ready');
 `;
+
+// ---- hotreload as the image runs it -------------------------------------------------------------
+
+/** A running hotreload and its JSON log records. */
+export interface EntrypointProcess {
+  readonly proc: ChildProcess;
+  readonly logs: readonly LogRecord[];
+  stderr(): string;
+  /** Resolves at 'hotreload started'; rejects on exit or after timeoutMs. */
+  ready(timeoutMs: number): Promise<void>;
+  /** Sends `signal` and waits for the exit (SIGKILL after timeoutMs). */
+  stop(signal: NodeJS.Signals, timeoutMs: number): Promise<void>;
+}
+
+/** The first line of `main`: the command the image's entrypoint runs it with. */
+export function entrypointCommand(main: string): string {
+  return readFileSync(main, 'utf8').split('\n', 1)[0]!;
+}
+
+/**
+ * Executes `main` itself, as the image's ENTRYPOINT does, so its first line
+ * (`#!/usr/bin/env -S node FLAGS`) chooses Node's flags. The bench's own Node comes first in
+ * PATH, so that is the `node` it starts.
+ */
+export function startEntrypoint(main: string, args: readonly string[]): EntrypointProcess {
+  const proc = spawn(main, args, {
+    env: { PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}` },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  spawned.add(proc);
+  proc.once('exit', () => spawned.delete(proc));
+  const logs: LogRecord[] = [];
+  const waiters = new Set<() => void>();
+  let stderr = '';
+  let partial = '';
+  proc.stdout.on('data', (chunk: Buffer) => {
+    const lines = (partial + chunk.toString('utf8')).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines.filter(Boolean)) {
+      try {
+        logs.push(JSON.parse(line) as LogRecord);
+      } catch {
+        logs.push({ level: 'raw', msg: line });
+      }
+    }
+    for (const w of waiters) w();
+  });
+  proc.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  return {
+    proc,
+    logs,
+    stderr: () => stderr,
+    ready: (timeoutMs) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          if (!logs.some((r) => r.msg === 'hotreload started')) return;
+          done();
+          resolve();
+        };
+        const failed = (why: string) => () => {
+          done();
+          reject(new Error(`hotreload ${why}; stderr: ${stderr}; logs: ${JSON.stringify(logs)}`));
+        };
+        const exitedEarly = failed('exited before it was ready');
+        const timer = setTimeout(failed(`was not ready within ${timeoutMs} ms`), timeoutMs);
+        const done = () => {
+          clearTimeout(timer);
+          waiters.delete(check);
+          proc.off('exit', exitedEarly);
+        };
+        waiters.add(check);
+        proc.once('exit', exitedEarly);
+        check();
+      }),
+    async stop(signal, timeoutMs) {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+      await exited(proc, timeoutMs + 5000);
+      clearTimeout(timer);
+    },
+  };
+}
 
 // ---- processes ---------------------------------------------------------------------------------
 

@@ -4,6 +4,8 @@
 // not (a summary line says which were missed), and 1 only when the bench itself failed.
 //
 // Method, in short (the header of the report repeats it):
+// - hotreload runs as the image runs it: dist/main.js is executed, and its first line chooses
+//   Node's flags (scripts/build.ts); the bench's own Node is the one `env` finds first in PATH.
 // - Latency: t0 = performance.now() in AtomicWriter's 'committed' step, right after the rename of
 //   ..data_tmp over ..data returned; t1 = performance.now() when the reload request arrived at
 //   the target, which runs in this process. Swaps are sequential: each waits for its request (at
@@ -16,8 +18,9 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { cleanupTempDirs } from '../test/support/atomic-writer.js';
-import { MAIN, startHotreload, type HotreloadProcess } from '../test/support/hotreload-process.js';
+import { MAIN } from '../test/support/hotreload-process.js';
 import {
+  entrypointCommand,
   exited,
   firstStdout,
   fmt,
@@ -29,9 +32,11 @@ import {
   renderTable,
   rssMiB,
   spawnNodeEval,
+  startEntrypoint,
   startIdleNode,
   startMinimalReloader,
   startRecordingTarget,
+  type EntrypointProcess,
   type Hit,
   type RecordingTarget,
   type Row,
@@ -118,9 +123,9 @@ async function volumeWithTarget(name: string): Promise<[Volume, RecordingTarget]
 async function startHotreloadSubject(
   name: string,
   extra: readonly string[],
-): Promise<Subject & { readonly hr: HotreloadProcess }> {
+): Promise<Subject & { readonly hr: EntrypointProcess }> {
   const [volume, target] = await volumeWithTarget(name);
-  const hr = startHotreload(hotreloadArgs(volume.dir, target.url, extra));
+  const hr = startEntrypoint(MAIN, hotreloadArgs(volume.dir, target.url, extra));
   defer(() => hr.stop('SIGTERM', STOP_TIMEOUT_MS));
   await hr.ready(READY_TIMEOUT_MS);
   const alive = () => hr.proc.exitCode === null && hr.proc.signalCode === null;
@@ -263,7 +268,7 @@ interface StartupResult {
 /** Spawn to 'hotreload started', then a clean stop. */
 async function hotreloadStartup(dir: string, url: string): Promise<number> {
   const t0 = performance.now();
-  const hr = startHotreload(hotreloadArgs(dir, url, ['--debounce', '0']));
+  const hr = startEntrypoint(MAIN, hotreloadArgs(dir, url, ['--debounce', '0']));
   try {
     await hr.ready(READY_TIMEOUT_MS);
     return performance.now() - t0;
@@ -396,7 +401,7 @@ function header(): string {
     `- node: ${process.version} (${process.execPath}), for every process`,
     `- machine: ${os.platform()} ${os.arch()}, ${cpus.length} CPUs (${cpus[0]?.model ?? '?'}), ` +
       `${fmt(os.totalmem() / 2 ** 30, 1)} GiB RAM`,
-    `- hotreload: ${MAIN}`,
+    `- hotreload: ${MAIN}, executed as the image's entrypoint executes it: \`${entrypointCommand(MAIN)}\``,
     `- latency: t0 = the 'committed' step (rename of ..data_tmp over ..data returned), ` +
       `t1 = request arrival at the in-process target (performance.now()); ` +
       `${LATENCY_SWAPS} sequential swaps, ${SWAP_GAP_MS} ms apart, hotreload and baseline alternating`,
@@ -410,7 +415,7 @@ function header(): string {
 }
 
 /** Facts about the latency run's hotreload worth a look: its warnings and its log counts. */
-function logNotes(hr: HotreloadProcess): string[] {
+function logNotes(hr: EntrypointProcess): string[] {
   const count = (msg: string) => hr.logs.filter((r) => r.msg === msg).length;
   const notes = [
     `hotreload (latency run) logged ${count('change detected')} 'change detected' and ` +

@@ -407,7 +407,7 @@ export function normalizeArgv(argv: readonly string[]): string[] {
 /** Every long name and alias, with its option's definition. */
 function optionsByName(): Map<string, Def> {
   const byName = new Map<string, Def>();
-  for (const [key, def] of Object.entries(OPTIONS) as [string, Def][]) {
+  for (const [key, def] of Object.entries<Def>(OPTIONS)) {
     byName.set(key, def);
     for (const a of [def.alias ?? []].flat()) byName.set(a, def);
   }

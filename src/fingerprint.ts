@@ -2,11 +2,12 @@
 // file, keyed by the path the application opens, and one hash over all of them. It does not watch,
 // log, or keep any file content, and it never reports a kubelet-internal ("..") name as content.
 import { createHash } from 'node:crypto';
-import { constants, type Stats } from 'node:fs';
-import { open, readdir, readlink, stat } from 'node:fs/promises';
+import type { Dirent, Stats } from 'node:fs';
 import path from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { HotreloadError } from './errors.js';
-import { DATA_LINK, classify, isKubeletInternal } from './watch/target.js';
+import { poolFs, syncFs, type FingerprintFs, type OpenFile } from './fingerprint-fs.js';
+import { DATA_LINK, isKubeletInternal } from './watch/target.js';
 
 export interface Snapshot {
   /** sha256 hex over every (path, content hash) pair and every missing watch path. */
@@ -26,6 +27,10 @@ export interface ChangeSet {
 /** How often `..data` may move while a kubelet volume is read before giving up on this snapshot. */
 const MAX_GENERATION_READS = 10;
 const READ_CHUNK = 64 * 1024;
+/** The smallest read buffer: files that report size 0 (procfs-like) still read in useful chunks. */
+const MIN_CHUNK = 4096;
+/** Entries of one directory read at once through the thread pool: enough for its four threads. */
+const DIR_CONCURRENCY = 8;
 const UNREADABLE = new Set(['EACCES', 'EPERM']);
 const ABSENT = new Set(['ENOENT', 'ENOTDIR']);
 
@@ -40,6 +45,9 @@ type Ancestors = ReadonlySet<string>;
 
 /** Fingerprints every watch path. Throws E_FINGERPRINT_UNSTABLE when a volume never holds still. */
 export async function takeSnapshot(watchPaths: readonly string[]): Promise<Snapshot> {
+  // Kubelet volumes are read without leaving the event loop's thread; one turn of the loop first
+  // keeps a caller that fingerprints in a loop from starving everything else.
+  await nextTurn();
   const out: Collector = { files: new Map(), problems: [], missing: new Set() };
   for (const p of watchPaths) await snapshotPath(p, out);
   return finish(out);
@@ -65,11 +73,7 @@ export function changedPaths(c: ChangeSet): string[] {
 }
 
 async function snapshotPath(p: string, out: Collector): Promise<void> {
-  const target = await classify(p);
-  const found =
-    target?.kind === 'kubelet'
-      ? await readKubeletVolume(p, out)
-      : await visit(p, p, new Set(), out);
+  const found = await readWatchPath(p, out);
   if (!found) {
     out.missing.add(p);
     out.problems.push({ path: p, code: 'ENOENT' });
@@ -77,25 +81,31 @@ async function snapshotPath(p: string, out: Collector): Promise<void> {
 }
 
 /**
- * Reads a kubelet volume as one generation, so content never mixes two updates and a key whose
- * top-level link is not made yet is already seen (DESIGN.md, "What the kubelet does to a volume"):
- * 1. readlink `..data`;
+ * Reads a watch path. A kubelet volume is read as one generation, so content never mixes two
+ * updates and a key whose top-level link is not made yet is already seen (DESIGN.md, "What the
+ * kubelet does to a volume"):
+ * 1. readlink `..data`. When that fails, `p` is not (or no longer) a kubelet volume, not a
+ *    directory, or missing: read whatever is there, through the thread pool. Trying the link
+ *    first, rather than classifying the path (stat, then lstat), saves two calls;
  * 2. read the generation directory it names, reporting each file under the volume directory;
  * 3. readlink `..data` again; if it moved, the read may mix generations: start over.
+ * Steps 1 to 3 are synchronous system calls: a volume the kubelet writes is small (the API server
+ * caps a ConfigMap or Secret at 1 MiB) and local, and thread-pool round trips, a dozen per run,
+ * were most of the time from a swap to the reload request: a few microseconds each here, through
+ * the pool 50 µs to several milliseconds on a busy node.
  */
-async function readKubeletVolume(dir: string, out: Collector): Promise<boolean> {
+async function readWatchPath(dir: string, out: Collector): Promise<boolean> {
   const dataLink = path.join(dir, DATA_LINK);
   for (let attempt = 1; attempt <= MAX_GENERATION_READS; attempt++) {
     // (1)
-    const generation = await readlink(dataLink).catch(() => undefined);
-    // No `..data` any more: no longer a kubelet volume, so read what is there.
-    if (generation === undefined) return visit(dir, dir, new Set(), out);
+    const generation = await syncFs.readlink(dataLink).catch(() => undefined);
+    if (generation === undefined) return visit(poolFs, dir, dir, new Set(), out);
     // (2)
     const part: Collector = { files: new Map(), problems: [], missing: new Set() };
     const genDir = path.resolve(dir, generation);
-    await walkDir(genDir, dir, new Set([await dirId(genDir)]), part);
+    await walkDir(syncFs, genDir, dir, new Set([await dirId(syncFs, genDir)]), part);
     // (3)
-    const after = await readlink(dataLink).catch(() => undefined);
+    const after = await syncFs.readlink(dataLink).catch(() => undefined);
     if (after === generation) {
       for (const [p, hash] of part.files) out.files.set(p, hash);
       out.problems.push(...part.problems);
@@ -109,8 +119,8 @@ async function readKubeletVolume(dir: string, out: Collector): Promise<boolean> 
   );
 }
 
-async function dirId(p: string): Promise<string> {
-  const st = await stat(p).catch(() => undefined);
+async function dirId(fs: FingerprintFs, p: string): Promise<string> {
+  const st = await fs.stat(p).catch(() => undefined);
   return st ? idOf(st) : p;
 }
 
@@ -123,6 +133,7 @@ function idOf(st: Stats): string {
  * application would) under the name `shownPath`. Resolves false when it does not exist.
  */
 async function visit(
+  fs: FingerprintFs,
   readPath: string,
   shownPath: string,
   ancestors: Ancestors,
@@ -130,65 +141,108 @@ async function visit(
 ): Promise<boolean> {
   let st: Stats;
   try {
-    st = await stat(readPath);
+    st = await fs.stat(readPath);
   } catch (err) {
     return recordFailure(shownPath, err, out);
   }
   if (st.isDirectory()) {
     if (ancestors.has(idOf(st))) out.problems.push({ path: shownPath, code: 'ELOOP' });
-    else await walkDir(readPath, shownPath, new Set([...ancestors, idOf(st)]), out);
+    else await walkDir(fs, readPath, shownPath, new Set([...ancestors, idOf(st)]), out);
   } else if (st.isFile()) {
-    await hashFile(readPath, shownPath, out);
+    await hashFile(fs, readPath, shownPath, out);
   }
   // Sockets, FIFOs and devices are not content; reading a FIFO would block.
   return true;
 }
 
+/**
+ * Adds every entry of a directory, DIR_CONCURRENCY at a time. A regular file (as the listing
+ * says) is hashed without a stat of its own: hashFile checks what it opened anyway.
+ */
 async function walkDir(
+  fs: FingerprintFs,
   readDir: string,
   shownDir: string,
   ancestors: Ancestors,
   out: Collector,
 ): Promise<void> {
-  let names: string[];
+  let entries: Dirent[];
   try {
-    names = await readdir(readDir);
+    entries = await fs.readdir(readDir);
   } catch (err) {
     recordFailure(shownDir, err, out);
     return;
   }
-  for (const name of names) {
-    if (isKubeletInternal(name)) continue;
-    await visit(path.join(readDir, name), path.join(shownDir, name), ancestors, out);
-  }
+  const wanted = entries.filter((e) => !isKubeletInternal(e.name));
+  await forEachLimited(wanted, DIR_CONCURRENCY, async (e) => {
+    const readPath = path.join(readDir, e.name);
+    const shownPath = path.join(shownDir, e.name);
+    if (e.isFile()) await hashFile(fs, readPath, shownPath, out);
+    else await visit(fs, readPath, shownPath, ancestors, out);
+  });
 }
 
 /**
- * Hashes one file. It is opened non-blocking and checked with fstat, so a FIFO swapped in
- * after the stat is skipped instead of hanging the read.
+ * Runs `fn` on every item, at most `limit` at a time. After a failure no new item starts; the
+ * ones running finish, then the first failure is thrown.
  */
-async function hashFile(readPath: string, shownPath: string, out: Collector): Promise<void> {
-  let fh;
+async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      await fn(items[next++]!).catch((err: unknown) => {
+        failed = true;
+        throw err;
+      });
+    }
+  };
+  const settled = await Promise.allSettled(
+    Array.from({ length: Math.min(limit, items.length) }, worker),
+  );
+  const failure = settled.find((r) => r.status === 'rejected');
+  if (failure) throw failure.reason;
+}
+
+/**
+ * Hashes one file. It is opened non-blocking and checked with fstat, so a FIFO swapped in after
+ * the stat (or the listing) is skipped instead of hanging the read. A read that returns less than
+ * asked once fstat's size is reached is the last: a small file takes one read, not two.
+ */
+async function hashFile(
+  fs: FingerprintFs,
+  readPath: string,
+  shownPath: string,
+  out: Collector,
+): Promise<void> {
+  let file: OpenFile;
   try {
-    fh = await open(readPath, constants.O_RDONLY | constants.O_NONBLOCK);
+    file = await fs.open(readPath);
   } catch (err) {
     recordFailure(shownPath, err, out);
     return;
   }
   try {
-    if (!(await fh.stat()).isFile()) return;
+    const st = await file.stat();
+    if (!st.isFile()) return;
     const hash = createHash('sha256');
-    const buf = Buffer.alloc(READ_CHUNK);
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+    const buf = Buffer.allocUnsafe(Math.min(READ_CHUNK, Math.max(MIN_CHUNK, st.size + 1)));
+    for (let total = 0; ;) {
+      const bytesRead = await file.read(buf);
       if (bytesRead === 0) break;
       hash.update(buf.subarray(0, bytesRead));
+      total += bytesRead;
+      if (bytesRead < buf.length && total >= st.size) break;
     }
     out.files.set(shownPath, hash.digest('hex'));
   } catch (err) {
     recordFailure(shownPath, err, out);
   } finally {
-    await fh.close();
+    await file.close();
   }
 }
 

@@ -3,7 +3,7 @@
 // prom-client's own modules rather than its index, which also loads the Summary, Pushgateway
 // (http, https) and cluster aggregation (cluster, child_process) that hotreload never uses. The
 // paths are pinned by prom-client's version range in package.json and checked by
-// test/unit/prom-client-modules.test.ts; src/prom-client-modules.d.ts types them.
+// test/unit/dependency-modules.test.ts; src/prom-client-modules.d.ts types them.
 import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import CounterMetric from 'prom-client/lib/counter.js';
 import GaugeMetric from 'prom-client/lib/gauge.js';

@@ -1,6 +1,6 @@
 // Types for the prom-client modules that src/metrics.ts imports directly (prom-client ships types
 // for its index only). They describe prom-client 15's modules, reusing the index's classes;
-// test/unit/prom-client-modules.test.ts checks that the modules still exist and behave as typed.
+// test/unit/dependency-modules.test.ts checks that the modules still exist and behave as typed.
 declare module 'prom-client/lib/registry.js' {
   import { Registry } from 'prom-client';
   export default Registry;

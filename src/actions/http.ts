@@ -2,8 +2,13 @@
 // does not retry (the pipeline does) and never puts a header value or URL credentials into a
 // message: the URL is shown through redactUrl and header files are named by header and path.
 import { readFile as readFileFromDisk } from 'node:fs/promises';
-import { request, type Dispatcher } from 'undici';
-
+import type { Dispatcher } from 'undici';
+// Two of undici's own modules rather than its index: the index also loads fetch, WebSocket, the
+// mock and cache modules, and through them Node's bundled copy of undici (about 8 MiB of RSS).
+// The paths are pinned by undici's version range in package.json and checked by
+// test/unit/dependency-modules.test.ts; src/undici-modules.d.ts types them.
+import requestWith from 'undici/lib/api/api-request.js';
+import { getGlobalDispatcher } from 'undici/lib/global.js';
 import { realClock } from '../clock.js';
 import { formatDuration } from '../duration.js';
 import { ReloadError, messageOf } from '../errors.js';
@@ -109,13 +114,14 @@ async function send(p: Prepared, ctx: ReloadContext): Promise<void> {
   const deadline = startDeadline(p.timeoutMs, ctx.signal);
   try {
     // (3)
-    const res = await request(p.url, {
+    const res = await requestWith.call(p.dispatcher ?? getGlobalDispatcher(), {
+      origin: p.url.origin,
+      path: `${p.url.pathname}${p.url.search}`,
       method: p.method,
       headers: flatten([...p.headers, ...fromFiles, ...p.defaults]),
       signal: deadline.signal,
       headersTimeout: p.timeoutMs,
       bodyTimeout: p.timeoutMs,
-      ...(p.dispatcher && { dispatcher: p.dispatcher }),
     });
     // (4)
     if (p.expectStatus.matches(res.statusCode)) {

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { ReloadError, messageOf } from '../errors.js';
 import { describeExit, runShell } from '../shell.js';
-import { checkerFor } from './syntax.js';
+import type { checkerFor } from './syntax.js';
 
 export interface FileProblem {
   readonly path: string;
@@ -48,6 +48,8 @@ export function createSyntaxValidator(
   return {
     kind: 'syntax',
     async check(ctx) {
+      // The parsers load on first use: most pods never set --validate, and they cost memory.
+      const { checkerFor } = await import('./syntax.js');
       const problems: FileProblem[] = [];
       for (const file of ctx.files) {
         const checker = checkerFor(file);

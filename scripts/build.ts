@@ -1,0 +1,174 @@
+// Builds the shipped artifact: dist/main.js, one bundled and minified file holding hotreload and
+// the parts of its dependencies it uses, and dist/THIRD-PARTY-LICENSES.txt for what it bundles.
+// The image then needs Node.js, those files and package.json (for the version): no node_modules.
+// dist/main.js is executable, and its first line starts Node.js with NODE_FLAGS: the image's
+// entrypoint runs the file itself, and so does `npm run bench`. Type checking is tsc's job
+// (`npm run build` runs `tsc --noEmit` first); this only bundles.
+// Run with `node --import tsx scripts/build.ts`.
+//
+// Why a bundle: a sidecar's memory is charged to every pod that carries it. One file spares the
+// module loader's per-file work (resolution, package.json lookups, a compiled wrapper per module),
+// and tree shaking leaves out what no code path reaches. `npm run bench` measures the result.
+import { build, type Metafile, type Plugin } from 'esbuild';
+import { chmod, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { isBuiltin } from 'node:module';
+import path from 'node:path';
+
+const OUT_DIR = 'dist';
+const MAIN_FILE = `${OUT_DIR}/main.js`;
+const LICENSES_FILE = `${OUT_DIR}/THIRD-PARTY-LICENSES.txt`;
+
+/**
+ * V8 settings for a sidecar that is idle nearly all the time and whose memory is charged to every
+ * pod that carries it. They go on the command line (the first line of dist/main.js): set from
+ * inside the process, Node 24 ignores most of them. Measured with `npm run bench` (RSS after 200
+ * reloads; Node 20 / Node 24):
+ * - --max-opt=1: JavaScript runs in the interpreter and Sparkplug, never Maglev or TurboFan,
+ *   whose compilers, zones and code stay resident once used; hotreload's hot work (hashing,
+ *   inotify, HTTP parsing) is native or WebAssembly, and the latency was unchanged.
+ * - --liftoff-only: undici's HTTP parser (WebAssembly) stays on the baseline compiler; Node 24
+ *   otherwise tiers it up to TurboFan even with --max-opt=1. With --max-opt=1: -10 / -19 MiB.
+ * - --max-semi-space-size=1 (MiB): the young generation stays small instead of growing to 16 or
+ *   32 MiB per semi-space under a burst of events: -6 / -4 MiB, for more, shorter scavenges.
+ */
+const NODE_FLAGS = ['--max-opt=1', '--liftoff-only', '--max-semi-space-size=1'];
+
+/**
+ * Packages whose default export is loaded on its first call instead of at start-up. string-width
+ * builds an Intl.Segmenter when it loads (ICU break-iterator data, about 2.4 MiB of RSS), and
+ * yargs, cliui and wrap-ansi import it, yet only --help output measures text.
+ */
+const DEFERRED = ['string-width'];
+
+await rm(OUT_DIR, { recursive: true, force: true });
+const result = await build({
+  entryPoints: ['src/main.ts'],
+  outfile: MAIN_FILE,
+  bundle: true,
+  platform: 'node',
+  // The oldest Node.js that package.json's "engines" allows.
+  target: 'node20.19',
+  format: 'esm',
+  // ES module builds first: jsonc-parser's "main" is a UMD build whose relative require()s a
+  // bundler cannot follow.
+  mainFields: ['module', 'main'],
+  // Bundled CommonJS dependencies call require() for Node's built-in modules; an ES module has
+  // no require of its own, so the bundle makes one.
+  banner: {
+    js: "import { createRequire as __hotreloadCreateRequire } from 'node:module'; const require = __hotreloadCreateRequire(import.meta.url);",
+  },
+  minify: true,
+  // Stack traces in fatal logs still name hotreload's functions and classes.
+  keepNames: true,
+  // Licence texts go to LICENSES_FILE instead, whole.
+  legalComments: 'none',
+  plugins: [builtinsThroughRequire(), deferDefaultExports(DEFERRED)],
+  logLevel: 'warning',
+  metafile: true,
+});
+await setCommandLine(MAIN_FILE, NODE_FLAGS);
+const packages = await writeLicenses(result.metafile);
+const bytes = Object.values(result.metafile.outputs).reduce((sum, o) => sum + o.bytes, 0);
+console.log(`built ${MAIN_FILE} (${(bytes / 1024).toFixed(0)} KiB, ${packages} packages bundled)`);
+
+/**
+ * Makes `file` executable, its first line starting Node.js with `flags` (replacing the entry
+ * module's `#!/usr/bin/env node`). `env -S` splits the line into arguments (coreutils 8.30+).
+ */
+async function setCommandLine(file: string, flags: readonly string[]): Promise<void> {
+  const code = await readFile(file, 'utf8');
+  const body = code.startsWith('#!') ? code.slice(code.indexOf('\n') + 1) : code;
+  await writeFile(file, `#!/usr/bin/env -S node ${flags.join(' ')}\n${body}`);
+  await chmod(file, 0o755);
+}
+
+/**
+ * Loads Node's built-in modules with require(), also where the source says `import`. Node
+ * answers an `import` of a built-in with a module record of all its exports, reading each one,
+ * and some are loaded on first read: `import http from 'node:http'` loads Node's own copy of
+ * undici on Node 22+ (for http.WebSocket), `node:util` its argument parser, `node:buffer` its File
+ * class. require() hands over the module object and reads nothing.
+ */
+function builtinsThroughRequire(): Plugin {
+  return {
+    name: 'builtins-through-require',
+    setup(b) {
+      b.onResolve({ filter: /^[a-z:][a-z0-9_/:]*$/ }, (args) =>
+        args.kind === 'import-statement' && isBuiltin(args.path)
+          ? { path: args.path, namespace: 'builtin' }
+          : undefined,
+      );
+      b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({
+        contents: `module.exports = require(${JSON.stringify(args.path)});`,
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+/**
+ * Replaces each import of the named packages with a stand-in whose default export loads the
+ * real module, the copy that importer would have got, on first call. A bundled require() of an
+ * ES module is initialised lazily, which is what defers the real module's top-level code.
+ */
+function deferDefaultExports(names: readonly string[]): Plugin {
+  const filter = new RegExp(
+    `^(${names.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})$`,
+  );
+  return {
+    name: 'defer-default-exports',
+    setup(b) {
+      b.onResolve({ filter }, async (args) => {
+        if (args.pluginData === 'real') return undefined;
+        const real = await b.resolve(args.path, {
+          kind: args.kind,
+          importer: args.importer,
+          resolveDir: args.resolveDir,
+          pluginData: 'real',
+        });
+        if (real.errors.length > 0) return { errors: real.errors };
+        return { path: real.path, namespace: 'deferred' };
+      });
+      b.onLoad({ filter: /.*/, namespace: 'deferred' }, (args) => ({
+        contents: [
+          'let real;',
+          'export default function deferred(...args) {',
+          `  real ??= require(${JSON.stringify(args.path)}).default;`,
+          '  return real(...args);',
+          '}',
+        ].join('\n'),
+        resolveDir: path.dirname(args.path),
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+/**
+ * Writes the licence of every package the bundle holds code from; the bundle keeps no licence
+ * comments, and the image ships no node_modules. Resolves the number of packages.
+ */
+async function writeLicenses(metafile: Metafile): Promise<number> {
+  const roots = new Set<string>();
+  for (const output of Object.values(metafile.outputs)) {
+    for (const input of Object.keys(output.inputs)) {
+      const root = /^(?:deferred:)?(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1];
+      if (root) roots.add(path.relative(process.cwd(), path.resolve(root)));
+    }
+  }
+  const sections: string[] = [];
+  for (const root of [...roots].sort()) {
+    const pkg = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as {
+      name: string;
+      version: string;
+      license?: string;
+    };
+    const file = (await readdir(root)).find((f) => /^(licen[cs]e|copying)([.-]|$)/i.test(f));
+    if (!file) throw new Error(`${root} has no licence file to ship with the bundle`);
+    const text = (await readFile(path.join(root, file), 'utf8')).trim();
+    sections.push(`${pkg.name}@${pkg.version} (${pkg.license ?? 'see below'})\n\n${text}\n`);
+  }
+  const header = 'Third-party software bundled in dist/main.js, with its licence.\n';
+  await writeFile(LICENSES_FILE, [header, ...sections].join(`\n${'-'.repeat(78)}\n\n`));
+  return roots.size;
+}
