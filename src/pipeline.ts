@@ -158,6 +158,7 @@ export class Pipeline {
       this.deps.log.info({ missing }, 'watched path missing; waiting for it to come back');
       return;
     }
+    this.noteProblems(snapshot);
     this.noteChange(snapshot);
     const resync = this.resyncRequested;
     this.resyncRequested = false;
@@ -167,10 +168,11 @@ export class Pipeline {
       this.clearPending();
       return;
     }
-    // After giving up, or after validation rejected the content, only a new change or a resync
-    // tries again (not an event that changed nothing).
-    if ((snapshot.hash === this.gaveUp || snapshot.hash === this.rejected?.fingerprint) && !resync)
-      return;
+    // After giving up, only a new change or a resync tries again (not an event that changed
+    // nothing).
+    if (snapshot.hash === this.gaveUp && !resync) return;
+    // Rejected content stays rejected until it changes: a resync does not count it again.
+    if (snapshot.hash === this.rejected?.fingerprint) return;
     const pending = this.pending;
     if (pending && pending.snapshot.hash === snapshot.hash && !pending.due) return; // its retry timer will run it
     const attempt = pending && pending.snapshot.hash === snapshot.hash ? pending.attempt + 1 : 1;
@@ -216,6 +218,18 @@ export class Pipeline {
       gaveUp: this.gaveUp,
       rejected: this.rejected,
     };
+  }
+
+  /** Warns once about each file that cannot be read (its changes cannot be seen). */
+  private noteProblems(snapshot: Snapshot): void {
+    const known = new Set(this.current?.problems.map((p) => `${p.path}\0${p.code}`));
+    for (const p of snapshot.problems) {
+      if (p.code === 'ENOENT' || known.has(`${p.path}\0${p.code}`)) continue;
+      this.deps.log.warn(
+        { path: p.path, code: p.code },
+        'cannot read a watched file; its content is not compared until it can be read',
+      );
+    }
   }
 
   private noteChange(snapshot: Snapshot): void {

@@ -1,0 +1,384 @@
+// The bad-input suite: every flag of the built CLI given a bad value, on the command line or
+// through HOTRELOAD_<FLAG>, plus missing values, unknown flags, typos and flags that need another
+// one. Each case must end at option checking: exit code 2, nothing on stdout (hotreload never
+// started), and a message on stderr naming the flag and the bad value. The cases are checked
+// against OPTIONS, so a new flag without a case fails the suite.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { OPTIONS, envName, type RawOptions } from '../../src/cli.js';
+import { runUsage } from '../support/reliability.js';
+
+type Flag = keyof RawOptions;
+
+interface Case {
+  /** What is wrong, as the test's name says it. */
+  readonly what: string;
+  /** The flag the message must name (as --flag). */
+  readonly flag: Flag;
+  /** Text the message must show: the bad value as the message quotes it. */
+  readonly shows: string;
+  readonly args: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  /** Text the message must never show (a password). */
+  readonly hides?: string;
+}
+
+/** A case about something that is not a flag of hotreload at all. */
+interface StrayCase {
+  readonly what: string;
+  /** Text the message must show: the flag or argument as the user typed it. */
+  readonly shows: readonly string[];
+  readonly args: readonly string[];
+}
+
+/** A path nothing creates, and a port nothing listens on: a case that starts does no harm. */
+const WATCH = '/nonexistent/hotreload-bad-input';
+const URL = 'http://127.0.0.1:9/-/reload';
+/** A valid command line; each case adds to it (a single-valued flag given twice takes the last). */
+const BASE = ['--listen', '', '--watch', WATCH, '--http-url', URL];
+const TARGET = ['--process-name', 'hotreload-bad-input-app'];
+
+const q = (value: string) => JSON.stringify(value);
+
+/** `--flag value` after a valid command line (plus `also`); the message quotes the value. */
+function flagCase(flag: Flag, value: string, what: string, also: readonly string[] = []): Case {
+  return { what, flag, shows: q(value), args: [...BASE, ...also, `--${flag}`, value] };
+}
+
+/** `args` without `--flag value`. */
+function without(args: readonly string[], flag: Flag): string[] {
+  const i = args.indexOf(`--${flag}`);
+  return i < 0 ? [...args] : [...args.slice(0, i), ...args.slice(i + 2)];
+}
+
+/**
+ * HOTRELOAD_<FLAG>=value with a valid command line (plus `also`) that does not set the flag, since
+ * a flag wins over the environment. The message quotes the value as hotreload read it (`shows`).
+ */
+function envCase(
+  flag: Flag,
+  value: string,
+  what: string,
+  opts: { also?: readonly string[]; shows?: string } = {},
+): Case {
+  return {
+    what: `${envName(flag)}: ${what}`,
+    flag,
+    shows: opts.shows ?? q(value),
+    args: without([...BASE, ...(opts.also ?? [])], flag),
+    env: { [envName(flag)]: value },
+  };
+}
+
+/** Every boolean flag: a value that is neither true nor false, on the command line and in the environment. */
+const BOOLEAN_CASES: Case[] = (Object.keys(OPTIONS) as Flag[])
+  .filter((flag) => OPTIONS[flag].type === 'boolean')
+  .flatMap((flag) => [
+    {
+      what: `--${flag}=maybe is neither true nor false`,
+      flag,
+      shows: q('maybe'),
+      args: [...BASE, `--${flag}=maybe`],
+    },
+    envCase(flag, 'sometimes', 'neither true nor false'),
+  ]);
+
+const VALUE_CASES: Case[] = [
+  flagCase('watch', '', 'an empty path'),
+  envCase('watch', ' , ', 'only separators', { shows: q('') }),
+  flagCase('resync-interval', '50ms', 'shorter than 100ms'),
+  flagCase('resync-interval', '1', 'a bare number'),
+  flagCase('debounce', 'soon', 'not a duration'),
+  envCase('debounce', 'soon', 'not a duration'),
+  flagCase('max-wait', '0', 'zero'),
+  flagCase('max-wait', '1s', 'shorter than --debounce', ['--debounce', '2s']),
+  flagCase('http-url', 'ftp://127.0.0.1/reload', 'not http(s)'),
+  flagCase('http-url', 'localhost:8080', 'no scheme'),
+  {
+    ...flagCase('http-url', 'http://user:s3cret@127.0.0.1:99999/', 'a bad port, with a password'),
+    shows: q('http://user:xxxxx@127.0.0.1:99999/'),
+    hides: 's3cret',
+  },
+  envCase('http-url', 'ftp://127.0.0.1/reload', 'not http(s)'),
+  flagCase('http-method', 'PO ST', 'a space in the method'),
+  flagCase('http-header', 'X-Reload', "no ':'"),
+  flagCase('http-header', 'X-Reload: 1\r\nX-Injected: 1', 'a second header smuggled in'),
+  envCase('http-header', 'X-Reload', "no ':'"),
+  flagCase('http-header-file', 'Authorization', "no '='"),
+  flagCase('http-header-file', '=/var/run/secrets/token', 'no header name'),
+  flagCase('http-expect-status', '600', 'out of range'),
+  flagCase('http-expect-status', '299-200', 'a reversed range'),
+  flagCase('http-timeout', '0', 'zero'),
+  flagCase('retry-initial', '0', 'zero'),
+  flagCase('retry-initial', '100', 'a bare number'),
+  flagCase('retry-max', '500ms', 'shorter than --retry-initial', ['--retry-initial', '1s']),
+  flagCase('retries', '-1', 'negative'),
+  envCase('retries', 'many', 'not a number'),
+  flagCase('listen', ':99999', 'a port above 65535'),
+  flagCase('listen', '127.0.0.1', 'no port'),
+  envCase('listen', 'localhost', 'no port'),
+  flagCase('metrics-path', 'metrics', 'no leading /'),
+  flagCase('log-level', 'loud', 'not a level'),
+  envCase('log-level', 'INFO', 'upper case'),
+  flagCase('shutdown-timeout', 'later', 'not a duration'),
+  flagCase('signal', 'FOO', 'not a signal'),
+  flagCase('signal', '99', 'a number no signal has', TARGET),
+  envCase('signal', 'SIGNOPE', 'not a signal', { also: TARGET }),
+  flagCase('stop-signal', 'KILLME', 'not a signal'),
+  flagCase('stop-timeout', '0', 'zero'),
+  flagCase('restart-wait', '0', 'zero', ['--restart', ...TARGET]),
+  flagCase('exec', '', 'an empty command'),
+  flagCase('exec-timeout', '0', 'zero', ['--exec', 'true']),
+  flagCase('exit', '256', 'above 255'),
+  envCase('exit', '300', 'above 255'),
+  flagCase('process-name', 'usr/bin/nginx', 'a path', ['--signal', 'HUP']),
+  flagCase('process-name', '', 'empty', ['--signal', 'HUP']),
+  flagCase('process-match', '(', 'not a regular expression', ['--signal', 'HUP']),
+  flagCase('pid-file', '', 'empty', ['--signal', 'HUP']),
+  flagCase('proc-root', '', 'empty'),
+  flagCase('validate-cmd', ' ', 'a blank command'),
+  flagCase('validate-timeout', '0', 'zero', ['--validate-cmd', 'true']),
+  flagCase('verify-url', 'notaurl', 'not a URL'),
+  envCase('verify-url', 'ftp://127.0.0.1/', 'not http(s)'),
+  flagCase('verify-status', '600', 'out of range'),
+  flagCase('verify-status', '2xx,', 'a trailing comma'),
+  flagCase('verify-timeout', '0', 'zero'),
+  flagCase('state-file', '/var/run/hotreload/', 'a directory'),
+];
+
+/** A flag given last, with nothing after it. */
+function missing(flag: Flag, what: string, base: readonly string[] = BASE): Case {
+  return { what, flag, shows: q(''), args: [...base, `--${flag}`] };
+}
+
+const MISSING_CASES: Case[] = [
+  missing('watch', '--watch with no path', ['--listen', '', '--http-url', URL]),
+  {
+    what: 'no --watch at all',
+    flag: 'watch',
+    shows: 'missing --watch',
+    args: ['--listen', '', '--http-url', URL],
+  },
+  missing('debounce', '--debounce with no value'),
+  missing('http-timeout', '--http-timeout with no value'),
+  missing('signal', '--signal with no value', [...BASE, ...TARGET]),
+  missing('validate-cmd', '--validate-cmd with no command'),
+  // Found by this suite: a repeatable flag given last with nothing after it was an empty list, and
+  // hotreload started without it (only --watch was refused).
+  missing('http-url', '--http-url with no URL (with --dry-run)', [
+    '--listen',
+    '',
+    '--watch',
+    WATCH,
+    '--dry-run',
+  ]),
+  missing('http-header', '--http-header with no header'),
+  missing('http-header-file', '--http-header-file with no header'),
+  missing('verify-url', '--verify-url with no URL'),
+  // Found by this suite: yargs read '-1s' as the short flags -1 and -s, so the message named
+  // neither --debounce nor the value.
+  {
+    what: 'a negative duration as a separate argument (--debounce -1s)',
+    flag: 'debounce',
+    shows: q('-1s'),
+    args: [...BASE, '--debounce', '-1s'],
+  },
+  // Found by this suite: yargs's boolean negation turned any --no-<flag> into false, and the
+  // option checks called string methods on it: a TypeError, exit 1, instead of a usage error.
+  {
+    what: '--no-watch (a path cannot be negated)',
+    flag: 'watch',
+    shows: '--no-watch',
+    args: [...BASE, '--no-watch'],
+  },
+  {
+    what: '--no-http-url (a URL cannot be negated)',
+    flag: 'http-url',
+    shows: '--no-http-url',
+    args: [...BASE, '--no-http-url'],
+  },
+  {
+    what: '--no-debounce (a duration cannot be negated)',
+    flag: 'debounce',
+    shows: '--no-debounce',
+    args: [...BASE, '--no-debounce'],
+  },
+];
+
+/** Flags that only mean something with another one. */
+const COMBINATION_CASES: Case[] = [
+  {
+    what: 'nothing to do on a change (no action flag)',
+    flag: 'http-url',
+    shows: 'nothing to do',
+    args: ['--listen', '', '--watch', WATCH],
+  },
+  {
+    what: '--signal without a target process',
+    flag: 'signal',
+    shows: q('HUP'),
+    args: [...BASE, '--signal', 'HUP'],
+  },
+  {
+    what: '--restart without a target process',
+    flag: 'restart',
+    shows: q('true'),
+    args: [...BASE, '--restart'],
+  },
+  {
+    what: '--verify-children without --signal',
+    flag: 'verify-children',
+    shows: q('true'),
+    args: [...BASE, '--verify-children'],
+  },
+  {
+    what: '--restart-wait without --restart',
+    flag: 'restart-wait',
+    shows: q('30s'),
+    args: [...BASE, '--restart-wait', '30s'],
+  },
+  {
+    what: '--all-matches without a selector',
+    flag: 'all-matches',
+    shows: q('true'),
+    args: [...BASE, '--all-matches'],
+  },
+  {
+    what: '--process-name without --signal or --restart',
+    flag: 'process-name',
+    shows: q('nginx'),
+    args: [...BASE, '--process-name', 'nginx'],
+  },
+  {
+    what: '--pid-file without --signal or --restart',
+    flag: 'pid-file',
+    shows: q('/run/nginx.pid'),
+    args: [...BASE, '--pid-file', '/run/nginx.pid'],
+  },
+  {
+    what: 'HOTRELOAD_VERIFY_CHILDREN=true without --signal',
+    flag: 'verify-children',
+    shows: envName('verify-children'),
+    args: BASE,
+    env: { [envName('verify-children')]: 'true' },
+  },
+  // Found by this suite: these durations were parsed only when their command was given, so a bad
+  // value passed unseen, unlike --restart-wait without --restart.
+  {
+    what: 'a bad --exec-timeout without --exec',
+    flag: 'exec-timeout',
+    shows: q('banana'),
+    args: [...BASE, '--exec-timeout', 'banana'],
+  },
+  {
+    what: 'a bad --validate-timeout without --validate-cmd',
+    flag: 'validate-timeout',
+    shows: q('banana'),
+    args: [...BASE, '--validate-timeout', 'banana'],
+  },
+  {
+    what: "configmap-reload's -webhook-url with a bad URL (Go-style single dash)",
+    flag: 'http-url',
+    shows: q('ftp://127.0.0.1/'),
+    args: ['--listen', '', '--watch', WATCH, '-webhook-url=ftp://127.0.0.1/'],
+  },
+];
+
+// Found by this suite: yargs reported an unknown flag without its dashes ('Unknown argument:
+// wacth') and suggested nothing.
+const STRAY_CASES: StrayCase[] = [
+  {
+    what: 'an unknown flag (--frobnicate)',
+    shows: ['--frobnicate'],
+    args: [...BASE, '--frobnicate'],
+  },
+  { what: 'an unknown short flag (-x)', shows: ['-x'], args: [...BASE, '-x'] },
+  {
+    what: 'a typo of --watch (--wacth) names the flag typed and the one meant',
+    shows: ['--wacth', '--watch'],
+    args: ['--listen', '', '--http-url', URL, '--wacth', WATCH],
+  },
+  {
+    what: 'a typo of --http-url (--http-ulr) names the flag typed and the one meant',
+    shows: ['--http-ulr', '--http-url'],
+    args: ['--listen', '', '--watch', WATCH, '--http-ulr', URL],
+  },
+  {
+    what: 'a path without --watch in front of it',
+    shows: ['/etc/config'],
+    args: ['--listen', '', '--http-url', URL, '/etc/config'],
+  },
+  {
+    what: 'a value given to a boolean flag as a separate argument (--dry-run yes)',
+    shows: ['yes'],
+    args: [...BASE, '--dry-run', 'yes'],
+  },
+];
+
+/** Exit 2, nothing on stdout, one message on stderr that shows every one of `shows`. */
+async function expectUsageError(
+  args: readonly string[],
+  env: Readonly<Record<string, string>>,
+  shows: readonly string[],
+  hides?: string,
+): Promise<void> {
+  const run = await runUsage(args, { ...env });
+  const got = `stderr: ${run.stderr || '(empty)'}`;
+  assert.equal(run.started, false, `hotreload started instead of refusing the options; ${got}`);
+  assert.equal(run.code, 2, `exit code ${run.code}; ${got}`);
+  assert.equal(run.stdout, '', 'something on stdout');
+  assert.match(run.stderr, /^hotreload: /, got);
+  for (const text of shows) assert.ok(run.stderr.includes(text), `${got}; missing ${text}`);
+  if (hides !== undefined) assert.ok(!run.stderr.includes(hides), `${got}; shows ${hides}`);
+}
+
+function caseTest(c: Case): void {
+  it(`--${c.flag}: ${c.what}`, async () => {
+    const shows = [`--${c.flag}`, c.shows];
+    if (c.env) shows.push(...Object.keys(c.env));
+    await expectUsageError(c.args, c.env ?? {}, shows, c.hides);
+  });
+}
+
+const ALL: Case[] = [...BOOLEAN_CASES, ...VALUE_CASES, ...MISSING_CASES, ...COMBINATION_CASES];
+/** The CLI runs 4 at a time: fast, without starving a small CI machine. */
+const PARALLEL = { concurrency: 4 };
+
+describe('every flag has a bad-input case', () => {
+  it('covers each option of OPTIONS (src/cli.ts) with at least one case', () => {
+    const covered = new Set(ALL.map((c) => c.flag));
+    const missingFlags = Object.keys(OPTIONS).filter((f) => !covered.has(f as Flag));
+    assert.deepEqual(missingFlags, [], 'flags without a case: add them to bad-input.test.ts');
+  });
+});
+
+// Iterates OPTIONS, not the cases, so a flag added to the CLI shows up here as a failing test of
+// its own until it has a case.
+describe(
+  'a bad value: exit 2, nothing on stdout, a message naming the flag and the value',
+  PARALLEL,
+  () => {
+    for (const flag of Object.keys(OPTIONS) as Flag[]) {
+      if (!ALL.some((c) => c.flag === flag)) {
+        it(`--${flag}: has a bad-input case`, () => {
+          assert.fail(`--${flag} has no case; add one to test/reliability/bad-input.test.ts`);
+        });
+      }
+      for (const c of [...BOOLEAN_CASES, ...VALUE_CASES]) if (c.flag === flag) caseTest(c);
+    }
+  },
+);
+
+describe('a missing value', PARALLEL, () => {
+  for (const c of MISSING_CASES) caseTest(c);
+});
+
+describe('a flag that needs another one', PARALLEL, () => {
+  for (const c of COMBINATION_CASES) caseTest(c);
+});
+
+describe('a flag or argument hotreload does not have', PARALLEL, () => {
+  for (const c of STRAY_CASES) {
+    it(c.what, () => expectUsageError(c.args, {}, c.shows));
+  }
+});
