@@ -2,23 +2,22 @@
 // Entry point: argv/env -> Config -> real dependencies -> run until SIGTERM/SIGINT -> exit code.
 // Exit codes: 0 clean stop (or --help/--version), 1 fatal runtime error, 2 usage error. This is
 // the only module that reads process.argv/env or calls process.exit.
-import { createActions } from './actions/index.js';
-import { dryRunActions } from './actions/dry-run.js';
-import { access } from 'node:fs/promises';
 import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
 import path from 'node:path';
+import { dryRunActions } from './actions/dry-run.js';
+import { createActions } from './actions/index.js';
 import { fileStore, type AppliedStore } from './applied-store.js';
 import { startApp } from './app.js';
 import { Supervisor, exitCodeOf, type ChildExit } from './child.js';
 import { envName, parse } from './cli.js';
 import { realClock } from './clock.js';
 import { resolveConfig, type Config } from './config.js';
-import { ConfigError, HotreloadError } from './errors.js';
+import { ConfigError, HotreloadError, errorFields } from './errors.js';
 import { takeSnapshot } from './fingerprint.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { readMounts, subPathMounts } from './mountinfo.js';
-import { errorFields } from './errors.js';
 import { parseSignal } from './proc/signals.js';
 import { redactUrl } from './redact.js';
 import { createValidators } from './validate/index.js';
