@@ -107,7 +107,9 @@ describe('listProcesses', () => {
     const self = procs.find((p) => p.pid === process.pid);
     assert.ok(self, `pid ${process.pid} not in /proc`);
     assert.equal(self.ppid, process.ppid);
-    assert.match(self.comm, /node/);
+    // comm is 'node' on Node 20; Node 24 names its main thread 'MainThread'.
+    assert.match(self.comm, /^(node|MainThread)$/);
+    assert.equal(self.argv[0], process.argv0);
     assert.equal(self.uids.real, process.getuid?.());
     assert.match(self.startTime, /^\d+$/);
     assert.ok(self.argv.length > 0);
