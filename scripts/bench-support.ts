@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { AtomicWriter, makeTempDir } from '../test/support/atomic-writer.js';
+import { readLogLines } from '../test/support/hotreload-process.js';
 import { startTarget } from '../test/support/http-target.js';
 import type { LogRecord } from '../test/support/log-sink.js';
 
@@ -64,17 +65,7 @@ export function startEntrypoint(main: string, args: readonly string[]): Entrypoi
   const logs: LogRecord[] = [];
   const waiters = new Set<() => void>();
   let stderr = '';
-  let partial = '';
-  proc.stdout.on('data', (chunk: Buffer) => {
-    const lines = (partial + chunk.toString('utf8')).split('\n');
-    partial = lines.pop()!;
-    for (const line of lines.filter(Boolean)) {
-      try {
-        logs.push(JSON.parse(line) as LogRecord);
-      } catch {
-        logs.push({ level: 'raw', msg: line });
-      }
-    }
+  readLogLines(proc.stdout, logs, () => {
     for (const w of waiters) w();
   });
   proc.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));

@@ -31,7 +31,8 @@ function signal(flag: string, text: string): SignalSpec {
   return parseSignal(text) ?? fail(flag, text, SIGNAL_HELP);
 }
 
-function positiveDuration(flag: string, text: string): number {
+/** A duration above zero, or a ConfigError naming `flag`. */
+export function positiveDuration(flag: string, text: string): number {
   const ms = parseDuration(text);
   if (ms === undefined || ms <= 0)
     fail(flag, text, 'expected a duration more than 0, such as 500ms, 10s or 1m30s');

@@ -3,9 +3,8 @@
 import path from 'node:path';
 import type { RawOptions } from './cli.js';
 import { httpUrl } from './config-url.js';
-import type { ProcessConfig } from './config-process.js';
+import { positiveDuration, type ProcessConfig } from './config-process.js';
 import { DEFAULTS } from './defaults.js';
-import { parseDuration } from './duration.js';
 import { ConfigError } from './errors.js';
 import { parseStatusSpec, type StatusSpec } from './http-status.js';
 
@@ -17,18 +16,6 @@ export interface SafetyConfig {
   readonly verifyTimeoutMs: number;
   readonly verifyChildren: boolean;
   readonly stateFile: string | undefined;
-}
-
-function positive(flag: string, text: string): number {
-  const ms = parseDuration(text);
-  if (ms === undefined || ms <= 0) {
-    throw new ConfigError(
-      flag,
-      text,
-      'expected a duration more than 0, such as 500ms, 10s or 1m30s',
-    );
-  }
-  return ms;
 }
 
 export function resolveSafetyConfig(
@@ -45,7 +32,7 @@ export function resolveSafetyConfig(
     );
   }
   // Checked even without --validate-cmd: a bad value is a mistake the user wants to hear about.
-  const validateTimeoutMs = positive(
+  const validateTimeoutMs = positiveDuration(
     'validate-timeout',
     raw['validate-timeout'] ?? DEFAULTS.validateTimeout,
   );
@@ -78,7 +65,10 @@ export function resolveSafetyConfig(
     validateCmd: cmd === undefined ? undefined : { command: cmd, timeoutMs: validateTimeoutMs },
     verifyUrls: Object.freeze((raw['verify-url'] ?? []).map((u) => httpUrl(u, 'verify-url'))),
     verifyStatus,
-    verifyTimeoutMs: positive('verify-timeout', raw['verify-timeout'] ?? DEFAULTS.verifyTimeout),
+    verifyTimeoutMs: positiveDuration(
+      'verify-timeout',
+      raw['verify-timeout'] ?? DEFAULTS.verifyTimeout,
+    ),
     verifyChildren,
     stateFile: stateFile === undefined ? undefined : path.resolve(cwd, stateFile),
   });

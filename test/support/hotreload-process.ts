@@ -1,6 +1,7 @@
 // Runs the BUILT command line (dist/main.js) as a child process, the way a container would, and
 // reads its JSON log lines back. Every wait is bounded.
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { LogRecord } from './log-sink.js';
 
@@ -41,6 +42,23 @@ export interface RunAs {
 
 const running = new Set<ChildProcess>();
 
+/** Appends each JSON log line of `stream` to `logs` (a line that is not JSON as 'raw'). */
+export function readLogLines(stream: Readable, logs: LogRecord[], onLines: () => void): void {
+  let partial = '';
+  stream.on('data', (chunk: Buffer) => {
+    const lines = (partial + chunk.toString('utf8')).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines.filter(Boolean)) {
+      try {
+        logs.push(JSON.parse(line) as LogRecord);
+      } catch {
+        logs.push({ level: 'raw', msg: line });
+      }
+    }
+    onLines();
+  });
+}
+
 export function startHotreload(
   args: readonly string[],
   env: Record<string, string> = {},
@@ -56,17 +74,7 @@ export function startHotreload(
   const logs: LogRecord[] = [];
   const waiters = new Set<() => void>();
   let stderr = '';
-  let partial = '';
-  proc.stdout.on('data', (chunk: Buffer) => {
-    const lines = (partial + chunk.toString('utf8')).split('\n');
-    partial = lines.pop()!;
-    for (const line of lines.filter(Boolean)) {
-      try {
-        logs.push(JSON.parse(line) as LogRecord);
-      } catch {
-        logs.push({ level: 'raw', msg: line });
-      }
-    }
+  readLogLines(proc.stdout, logs, () => {
     for (const w of waiters) w();
   });
   proc.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
