@@ -35,3 +35,21 @@ export const realClock: Clock = {
 export function sleep(clock: Clock, ms: number): Promise<void> {
   return new Promise((resolve) => clock.setTimeout(resolve, ms));
 }
+
+/**
+ * Calls `check` until it returns true, then every `everyMs`, for at most `ms` on the clock.
+ * Resolves true when it did, false when the time ran out (after one last check).
+ */
+export async function pollUntil(
+  clock: Clock,
+  ms: number,
+  everyMs: number,
+  check: () => Promise<boolean>,
+): Promise<boolean> {
+  const deadline = clock.now() + ms;
+  for (;;) {
+    if (await check()) return true;
+    if (clock.now() >= deadline) return false;
+    await sleep(clock, Math.min(everyMs, deadline - clock.now()));
+  }
+}

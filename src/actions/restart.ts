@@ -7,7 +7,7 @@
 //      of the same change only waits again, it never stops the new process.
 // A selector that picks the supervised child restarts it in place instead.
 import type { Logger } from 'pino';
-import { sleep, type Clock } from '../clock.js';
+import { pollUntil, type Clock } from '../clock.js';
 import { ReloadError } from '../errors.js';
 import { describeSelector } from '../proc/select.js';
 import { isGone, parseSignal, sendSignal, type KillFn, type SignalSpec } from '../proc/signals.js';
@@ -104,34 +104,20 @@ async function signalUnlessGone(
   }
 }
 
-async function waitGone(
-  target: ProcInfo,
-  ms: number,
-  opts: RestartActionOptions,
-): Promise<boolean> {
-  const deadline = opts.clock.now() + ms;
-  for (;;) {
-    if (await isGone(opts.procRoot, target)) return true;
-    if (opts.clock.now() >= deadline) return false;
-    await sleep(opts.clock, Math.min(POLL_MS, deadline - opts.clock.now()));
-  }
+function waitGone(target: ProcInfo, ms: number, opts: RestartActionOptions): Promise<boolean> {
+  return pollUntil(opts.clock, ms, POLL_MS, () => isGone(opts.procRoot, target));
 }
 
 // (4)
 async function waitForNew(old: readonly ProcInfo[], opts: RestartActionOptions): Promise<void> {
   const known = new Set(old.map((p) => `${p.pid}:${p.startTime}`));
-  const deadline = opts.clock.now() + opts.restartWaitMs;
-  for (;;) {
-    const fresh = (await resolveTargets(opts).catch(() => [])).filter(
-      (p) => !known.has(`${p.pid}:${p.startTime}`),
-    );
-    if (fresh.length > 0) {
-      opts.log.info({ pids: fresh.map((p) => p.pid) }, 'new process started');
-      return;
-    }
-    if (opts.clock.now() >= deadline) break;
-    await sleep(opts.clock, Math.min(POLL_MS * 2, deadline - opts.clock.now()));
-  }
+  const appeared = await pollUntil(opts.clock, opts.restartWaitMs, POLL_MS * 2, async () => {
+    const targets = await resolveTargets(opts).catch(() => []);
+    const fresh = targets.filter((p) => !known.has(`${p.pid}:${p.startTime}`));
+    if (fresh.length > 0) opts.log.info({ pids: fresh.map((p) => p.pid) }, 'new process started');
+    return fresh.length > 0;
+  });
+  if (appeared) return;
   throw new ReloadError(
     'E_RESTART_WAIT',
     `no new process matching ${opts.selector ? describeSelector(opts.selector) : 'the child'} appeared within ${opts.restartWaitMs}ms after the restart`,

@@ -4,7 +4,7 @@
 // new configuration loaded). A process gone between finding and signalling fails the attempt, to
 // be retried.
 import type { Logger } from 'pino';
-import { sleep, type Clock } from '../clock.js';
+import { pollUntil, sleep, type Clock } from '../clock.js';
 import { ReloadError } from '../errors.js';
 import { isGone, sendSignal, type KillFn, type SignalSpec } from '../proc/signals.js';
 import { listProcesses, type ProcInfo } from '../proc/table.js';
@@ -68,13 +68,10 @@ async function waitForNewChild(
   old: ReadonlySet<number>,
   opts: SignalActionOptions,
 ): Promise<void> {
-  const deadline = opts.clock.now() + opts.verifyTimeoutMs;
-  for (;;) {
-    const now = await childrenOf(opts.procRoot, target.pid);
-    if ([...now].some((pid) => !old.has(pid))) return;
-    if (opts.clock.now() >= deadline) break;
-    await sleep(opts.clock, Math.min(POLL_MS, deadline - opts.clock.now()));
-  }
+  const replaced = await pollUntil(opts.clock, opts.verifyTimeoutMs, POLL_MS, async () =>
+    [...(await childrenOf(opts.procRoot, target.pid))].some((pid) => !old.has(pid)),
+  );
+  if (replaced) return;
   throw new ReloadError(
     'E_VERIFY_CHILDREN',
     `${describeProcess(target)} started no new child process within ${opts.verifyTimeoutMs}ms after ${opts.signal.name}`,
