@@ -27,7 +27,10 @@ export interface AppDeps {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly version: string;
-  readonly takeSnapshot: (paths: readonly string[]) => Promise<Snapshot>;
+  readonly takeSnapshot: (
+    paths: readonly string[],
+    previous: Snapshot | undefined,
+  ) => Promise<Snapshot>;
   readonly watchPath: (path: string, opts: WatchOptions) => PathWatcher;
   readonly validators?: readonly Validator[];
   readonly store?: AppliedStore;
@@ -63,7 +66,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
     },
   );
   const pipeline = new Pipeline({
-    takeSnapshot: () => deps.takeSnapshot(config.watch),
+    takeSnapshot: (previous) => deps.takeSnapshot(config.watch, previous),
     validators: deps.validators ?? [],
     actions: deps.actions,
     store: deps.store,

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { HotreloadError } from './errors.js';
 import { poolFs, syncFs, type FingerprintFs, type OpenFile } from './fingerprint-fs.js';
-import { DATA_LINK, isKubeletInternal } from './watch/target.js';
+import { DATA_LINK, isKubeletBookkeeping, isKubeletInternal } from './watch/target.js';
 
 export interface Snapshot {
   /** sha256 hex over every (path, content hash) pair and every missing watch path. */
@@ -16,6 +16,8 @@ export interface Snapshot {
   readonly files: ReadonlyMap<string, string>;
   /** Entries that could not be read as content (unreadable, looping, missing watch path). */
   readonly problems: readonly { path: string; code: string }[];
+  /** Watch paths read as kubelet volumes, or known to be one that is being torn down. */
+  readonly volumes: ReadonlySet<string>;
 }
 
 export interface ChangeSet {
@@ -38,18 +40,30 @@ interface Collector {
   readonly files: Map<string, string>;
   readonly problems: { path: string; code: string }[];
   readonly missing: Set<string>;
+  readonly volumes: Set<string>;
+}
+
+function collector(): Collector {
+  return { files: new Map(), problems: [], missing: new Set(), volumes: new Set() };
 }
 
 /** Directories on the way down, as "dev:ino", so a symlink back up is seen as a loop. */
 type Ancestors = ReadonlySet<string>;
 
-/** Fingerprints every watch path. Throws E_FINGERPRINT_UNSTABLE when a volume never holds still. */
-export async function takeSnapshot(watchPaths: readonly string[]): Promise<Snapshot> {
+/**
+ * Fingerprints every watch path. `previous` (the last snapshot) says which paths were kubelet
+ * volumes: one that has lost its `..data` link is being torn down, not emptied. Throws
+ * E_FINGERPRINT_UNSTABLE when a volume never holds still.
+ */
+export async function takeSnapshot(
+  watchPaths: readonly string[],
+  previous?: Pick<Snapshot, 'volumes'>,
+): Promise<Snapshot> {
   // Kubelet volumes are read without leaving the event loop's thread; one turn of the loop first
   // keeps a caller that fingerprints in a loop from starving everything else.
   await nextTurn();
-  const out: Collector = { files: new Map(), problems: [], missing: new Set() };
-  for (const p of watchPaths) await snapshotPath(p, out);
+  const out = collector();
+  for (const p of watchPaths) await snapshotPath(p, previous?.volumes.has(p) ?? false, out);
   return finish(out);
 }
 
@@ -72,11 +86,16 @@ export function changedPaths(c: ChangeSet): string[] {
   return [...new Set([...c.added, ...c.changed, ...c.removed])].sort();
 }
 
-async function snapshotPath(p: string, out: Collector): Promise<void> {
-  const found = await readWatchPath(p, out);
-  if (!found) {
+async function snapshotPath(p: string, wasVolume: boolean, out: Collector): Promise<void> {
+  const found = await readWatchPath(p, wasVolume, out);
+  if (found === 'missing') {
     out.missing.add(p);
     out.problems.push({ path: p, code: 'ENOENT' });
+  } else if (found === 'torn') {
+    // Reported as its missing ..data link: the pipeline waits for it, as for a missing path.
+    out.volumes.add(p);
+    out.missing.add(p);
+    out.problems.push({ path: path.join(p, DATA_LINK), code: 'ENOENT' });
   }
 }
 
@@ -84,9 +103,10 @@ async function snapshotPath(p: string, out: Collector): Promise<void> {
  * Reads a watch path. A kubelet volume is read as one generation, so content never mixes two
  * updates and a key whose top-level link is not made yet is already seen (DESIGN.md, "What the
  * kubelet does to a volume"):
- * 1. readlink `..data`. When that fails, `p` is not (or no longer) a kubelet volume, not a
- *    directory, or missing: read whatever is there, through the thread pool. Trying the link
- *    first, rather than classifying the path (stat, then lstat), saves two calls;
+ * 1. readlink `..data`. When that fails, `p` is a plain directory, a file, missing, or a volume
+ *    being torn down (see isTornVolume); all but the last are read as they are, through the
+ *    thread pool. Trying the link first, rather than classifying the path (stat, then lstat),
+ *    saves two calls;
  * 2. read the generation directory it names, reporting each file under the volume directory;
  * 3. readlink `..data` again; if it moved, the read may mix generations: start over.
  * Steps 1 to 3 are synchronous system calls: a volume the kubelet writes is small (the API server
@@ -94,14 +114,21 @@ async function snapshotPath(p: string, out: Collector): Promise<void> {
  * were most of the time from a swap to the reload request: a few microseconds each here, through
  * the pool 50 µs to several milliseconds on a busy node.
  */
-async function readWatchPath(dir: string, out: Collector): Promise<boolean> {
+async function readWatchPath(
+  dir: string,
+  wasVolume: boolean,
+  out: Collector,
+): Promise<'found' | 'missing' | 'torn'> {
   const dataLink = path.join(dir, DATA_LINK);
   for (let attempt = 1; attempt <= MAX_GENERATION_READS; attempt++) {
     // (1)
     const generation = await syncFs.readlink(dataLink).catch(() => undefined);
-    if (generation === undefined) return visit(poolFs, dir, dir, new Set(), out);
+    if (generation === undefined) {
+      if (await isTornVolume(dir, wasVolume)) return 'torn';
+      return (await visit(poolFs, dir, dir, new Set(), out)) ? 'found' : 'missing';
+    }
     // (2)
-    const part: Collector = { files: new Map(), problems: [], missing: new Set() };
+    const part = collector();
     const genDir = path.resolve(dir, generation);
     await walkDir(syncFs, genDir, dir, new Set([await dirId(syncFs, genDir)]), part);
     // (3)
@@ -109,7 +136,8 @@ async function readWatchPath(dir: string, out: Collector): Promise<boolean> {
     if (after === generation) {
       for (const [p, hash] of part.files) out.files.set(p, hash);
       out.problems.push(...part.problems);
-      return true;
+      out.volumes.add(dir);
+      return 'found';
     }
   }
   throw new HotreloadError(
@@ -117,6 +145,24 @@ async function readWatchPath(dir: string, out: Collector): Promise<boolean> {
     `${dataLink} moved during each of ${MAX_GENERATION_READS} reads`,
     { hint: 'something other than the kubelet may be rewriting the volume' },
   );
+}
+
+/**
+ * True when `dir` is what a kubelet volume leaves while it is removed (os.RemoveAll goes in
+ * directory order, so `..data` can go first) or before its first commit: nothing in it but the
+ * kubelet's own entries and key links into `..data`, and either some of those or, for an empty
+ * directory, a volume in the last snapshot. A directory with content of its own is plain.
+ */
+async function isTornVolume(dir: string, wasVolume: boolean): Promise<boolean> {
+  const entries = await syncFs.readdir(dir).catch(() => undefined);
+  if (entries === undefined) return false;
+  for (const e of entries) {
+    if (isKubeletBookkeeping(e.name)) continue;
+    if (!e.isSymbolicLink()) return false;
+    const target = await syncFs.readlink(path.join(dir, e.name)).catch(() => '');
+    if (!target.startsWith(`${DATA_LINK}/`)) return false;
+  }
+  return entries.length > 0 || wasVolume;
 }
 
 async function dirId(fs: FingerprintFs, p: string): Promise<string> {
@@ -143,7 +189,7 @@ async function visit(
   try {
     st = await fs.stat(readPath);
   } catch (err) {
-    return recordFailure(shownPath, err, out);
+    return recordFailure(fs, readPath, shownPath, err, out);
   }
   if (st.isDirectory()) {
     if (ancestors.has(idOf(st))) out.problems.push({ path: shownPath, code: 'ELOOP' });
@@ -170,7 +216,7 @@ async function walkDir(
   try {
     entries = await fs.readdir(readDir);
   } catch (err) {
-    recordFailure(shownDir, err, out);
+    await recordFailure(fs, readDir, shownDir, err, out);
     return;
   }
   const wanted = entries.filter((e) => !isKubeletInternal(e.name));
@@ -223,7 +269,7 @@ async function hashFile(
   try {
     file = await fs.open(readPath);
   } catch (err) {
-    recordFailure(shownPath, err, out);
+    await recordFailure(fs, readPath, shownPath, err, out);
     return;
   }
   try {
@@ -240,23 +286,42 @@ async function hashFile(
     }
     out.files.set(shownPath, hash.digest('hex'));
   } catch (err) {
-    recordFailure(shownPath, err, out);
+    await recordFailure(fs, readPath, shownPath, err, out);
   } finally {
     await file.close();
   }
 }
 
 /**
- * Files that vanished are absent (false). Unreadable ones keep a marker hash so they still count,
+ * Files that vanished are absent (false). Unreadable ones keep a marker so they still count,
  * loops are reported; anything else is a real failure and is thrown.
  */
-function recordFailure(shownPath: string, err: unknown, out: Collector): boolean {
+async function recordFailure(
+  fs: FingerprintFs,
+  readPath: string,
+  shownPath: string,
+  err: unknown,
+  out: Collector,
+): Promise<boolean> {
   const code = (err as NodeJS.ErrnoException).code ?? '';
   if (ABSENT.has(code)) return false;
-  if (UNREADABLE.has(code)) out.files.set(shownPath, `unreadable:${code}`);
+  if (UNREADABLE.has(code)) out.files.set(shownPath, await unreadableMarker(fs, readPath, code));
   else if (code !== 'ELOOP') throw err;
   out.problems.push({ path: shownPath, code });
   return true;
+}
+
+/**
+ * What stands for the content of a file hotreload may not read: its metadata, which needs no
+ * read permission. A kubelet update writes every key as a new file (a new inode), and a write in
+ * place changes the size or mtime, so an update of a file hotreload cannot read still counts as a
+ * change, without its content. A chmod changes only ctime: that counts too, and once the file
+ * is readable again its real hash replaces the marker.
+ */
+async function unreadableMarker(fs: FingerprintFs, readPath: string, code: string): Promise<string> {
+  const st = await fs.stat(readPath).catch(() => undefined);
+  if (!st) return `unreadable:${code}`;
+  return `unreadable:${code}:${idOf(st)}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
 }
 
 function finish(out: Collector): Snapshot {
@@ -270,7 +335,7 @@ function finish(out: Collector): Snapshot {
   const problems = [...unique.values()].sort(
     (a, b) => compare(a.path, b.path) || compare(a.code, b.code),
   );
-  return { hash: hash.digest('hex'), files, problems };
+  return { hash: hash.digest('hex'), files, problems, volumes: out.volumes };
 }
 
 function compare(a: string, b: string): number {

@@ -19,7 +19,8 @@ export interface RetryPolicy extends BackoffPolicy {
 }
 
 export interface PipelineDeps {
-  readonly takeSnapshot: () => Promise<Snapshot>;
+  /** Fingerprints the watched paths; `previous` tells which of them were kubelet volumes. */
+  readonly takeSnapshot: (previous: Snapshot | undefined) => Promise<Snapshot>;
   /** Checks that must pass before the actions run (--validate, --validate-cmd). */
   readonly validators?: readonly Validator[];
   readonly actions: readonly Action[];
@@ -105,7 +106,7 @@ export class Pipeline {
    * Resolves true when a run should follow at once.
    */
   async init(reloadOnStart: boolean): Promise<boolean> {
-    const snapshot = await this.deps.takeSnapshot();
+    const snapshot = await this.deps.takeSnapshot(undefined);
     this.current = snapshot;
     const stored = await this.store.load();
     const fields = { fingerprint: short(snapshot.hash), files: snapshot.files.size };
@@ -114,7 +115,7 @@ export class Pipeline {
       return true;
     }
     if (stored !== undefined && stored !== snapshot.hash) {
-      this.applied = { hash: stored, files: new Map(), problems: [] };
+      this.applied = { hash: stored, files: new Map(), problems: [], volumes: new Set() };
       this.syncPendingGauge();
       this.deps.log.info(
         { ...fields, stored: short(stored) },
@@ -143,7 +144,7 @@ export class Pipeline {
   async run(): Promise<void> {
     let snapshot: Snapshot;
     try {
-      snapshot = await this.deps.takeSnapshot();
+      snapshot = await this.deps.takeSnapshot(this.current);
     } catch (err) {
       this.deps.log.warn(
         { err: errorFields(err) },
@@ -151,8 +152,8 @@ export class Pipeline {
       );
       return;
     }
-    // A watched path that went away (a volume being torn down, a directory being replaced) is
-    // not new content: wait until it is back rather than tell the application to reload.
+    // A watched path that went away (a volume being torn down, a directory being replaced, a
+    // volume that lost its ..data link) is not new content: wait until it is back rather than tell the application to reload.
     const missing = snapshot.problems.filter((p) => p.code === 'ENOENT').map((p) => p.path);
     if (missing.length > 0 && this.applied && !this.appliedMissing(missing)) {
       this.deps.log.info({ missing }, 'watched path missing; waiting for it to come back');

@@ -19,6 +19,19 @@ export function isKubeletInternal(name: string): boolean {
   return name.startsWith('..');
 }
 
+/** `..data_tmp`, the link the kubelet renames over `..data`. */
+const DATA_TMP_LINK = '..data_tmp';
+/** A generation directory: `..2006_01_02_15_04_05.` (UTC) and the digits os.MkdirTemp adds. */
+const GENERATION_DIR = /^\.\.\d{4}_\d{2}_\d{2}_\d{2}_\d{2}_\d{2}\.\d+$/;
+
+/**
+ * True for a name the kubelet's AtomicWriter creates for itself (`..data`, `..data_tmp`, a
+ * generation directory): what is left of a volume when its `..data` link is gone.
+ */
+export function isKubeletBookkeeping(name: string): boolean {
+  return name === DATA_LINK || name === DATA_TMP_LINK || GENERATION_DIR.test(name);
+}
+
 /** Classifies an existing path; undefined when it does not exist (yet). */
 export async function classify(p: string): Promise<WatchTarget | undefined> {
   const st = await stat(p).catch(() => undefined);

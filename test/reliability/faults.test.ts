@@ -567,15 +567,11 @@ describe('the watched volume misbehaves', () => {
     },
   );
 
-  // Found by this suite: a snapshot taken while a volume is being removed sees the directory still
-  // there without ..data, reads it as a plain directory with nothing in it, and reloads.
+  // Found by this suite (fixed): a snapshot taken while a volume is being removed saw the directory
+  // still there without ..data, read it as a plain directory with nothing in it, and reloaded.
   it(
     'a kubelet volume half torn down (..data and its links gone, the directory still there): no reload, and none when it comes back unchanged',
-    {
-      ...T,
-      // Known bug, open: without ..data the directory reads as an empty plain directory.
-      todo: 'open bug: a volume without ..data is read as an empty plain directory and reloaded',
-    },
+    T,
     async () => {
       const { dir, writer } = await volume('torn', { 'app.conf': 'v1' });
       const app = await startEndpoint(path.join(dir, 'app.conf'));
@@ -658,16 +654,12 @@ describe('the watched volume misbehaves', () => {
     },
   );
 
-  // Found by this suite: every generation of an unreadable key has the same marker, so a Secret
-  // rotated under a sidecar without read access (defaultMode 0400, no fsGroup) is never delivered.
+  // Found by this suite (fixed): every generation of an unreadable key had the same marker, so a
+  // Secret rotated under a sidecar without read access (defaultMode 0400, no fsGroup) was never
+  // delivered. The marker is now the file's metadata, and a kubelet update makes a new inode.
   it(
     'a kubelet update of a key hotreload cannot read (mode 0400, another owner) is still delivered once',
-    {
-      ...T,
-      skip: requireRoot(),
-      // Known bug, open: every version of an unreadable file gets the same marker hash.
-      todo: 'open bug: an unreadable file hashes the same in every version, so its update is lost',
-    },
+    { ...T, skip: requireRoot() },
     async () => {
       const { dir, writer } = await volume('unreadable-key', {
         'app.conf': 'v1',

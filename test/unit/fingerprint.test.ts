@@ -2,7 +2,7 @@
 // single files. Real temporary directories, no sleeping.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmod, lstat, mkdir, symlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -149,6 +149,52 @@ describe('takeSnapshot on a kubelet volume', () => {
   });
 });
 
+describe('takeSnapshot on a kubelet volume without its ..data link', () => {
+  it('reads a volume half torn down (links left dangling) as missing ..data, not as empty', async () => {
+    const v = await volume({ 'a.conf': 'one', 'b.conf': 'two' });
+    await rm(v.at('..data'));
+    const snap = await takeSnapshot([v.dir]);
+    assert.equal(snap.files.size, 0);
+    assert.deepEqual(snap.problems, [{ path: v.at('..data'), code: 'ENOENT' }]);
+    assert.deepEqual([...snap.volumes], [v.dir]);
+  });
+
+  it('reads a volume before its first commit (a generation directory only) as missing ..data', async () => {
+    const dir = await makeTempDir('fp');
+    let during: Snapshot | undefined;
+    const writer = new AtomicWriter(dir, async (step) => {
+      if (step === 'dir-written') during = await takeSnapshot([dir]);
+    });
+    await writer.write({ 'a.conf': 'one' });
+    assert.deepEqual(during?.problems, [{ path: path.join(dir, '..data'), code: 'ENOENT' }]);
+  });
+
+  it('reads an emptied volume as missing only when the last snapshot saw a volume there', async () => {
+    const v = await volume({ 'a.conf': 'one' });
+    const previous = await takeSnapshot([v.dir]);
+    assert.deepEqual([...previous.volumes], [v.dir]);
+    const generation = await v.writer.currentGeneration();
+    for (const name of ['a.conf', '..data', generation!]) await rm(v.at(name), { recursive: true });
+
+    const torn = await takeSnapshot([v.dir], previous);
+    assert.deepEqual(torn.problems, [{ path: v.at('..data'), code: 'ENOENT' }]);
+    assert.deepEqual([...torn.volumes], [v.dir], 'still known as a volume for the next snapshot');
+    const plain = await takeSnapshot([v.dir]);
+    assert.deepEqual(plain.problems, [], 'an empty directory never seen as a volume is plain');
+    assert.deepEqual([...plain.volumes], []);
+  });
+
+  it('reads a former volume with content of its own as a plain directory', async () => {
+    const v = await volume({ 'a.conf': 'one' });
+    const previous = await takeSnapshot([v.dir]);
+    await rm(v.at('..data'));
+    await writeFile(v.at('own.conf'), 'plain');
+    const snap = await takeSnapshot([v.dir], previous);
+    assert.deepEqual([...snap.files.keys()], [v.at('own.conf')]);
+    assert.deepEqual(snap.problems, []);
+  });
+});
+
 describe('takeSnapshot on a plain directory', () => {
   it('walks subdirectories and follows symlinks to files and directories', async () => {
     const dir = await makeTempDir('plain');
@@ -197,19 +243,28 @@ describe('takeSnapshot on a plain directory', () => {
     ]);
   });
 
-  it('counts an unreadable file with a marker instead of its content', async (t) => {
+  it('counts an unreadable file with a marker of its metadata, which a rewrite changes', async (t) => {
     const dir = await makeTempDir('unreadable');
     const secret = path.join(dir, 'secret.conf');
     await writeFile(secret, 'hidden');
     const readable = await takeSnapshot([dir]);
     await chmod(secret, 0o000);
     // root reads any file, so as root the snapshot is taken by a child running as "nobody".
-    const snap =
-      process.getuid?.() === 0 ? await snapshotAsNobody(t, dir) : await takeSnapshot([dir]);
+    const unreadable = () =>
+      process.getuid?.() === 0 ? snapshotAsNobody(t, dir) : takeSnapshot([dir]);
+    const snap = await unreadable();
     if (!snap) return;
-    assert.equal(snap.files.get(secret), 'unreadable:EACCES');
+    assert.match(snap.files.get(secret) ?? '', /^unreadable:EACCES:/);
     assert.deepEqual(snap.problems, [{ path: secret, code: 'EACCES' }]);
     assert.notEqual(snap.hash, readable.hash);
+    assert.equal((await unreadable())?.hash, snap.hash, 'nothing changed, same marker');
+
+    // Same size, same mode: only the write itself (mtime) tells the versions apart.
+    await writeFile(secret, 'HIDDEN');
+    await utimes(secret, new Date(), new Date(Date.now() + 5000));
+    const rewritten = await unreadable();
+    assert.notEqual(rewritten?.files.get(secret), snap.files.get(secret));
+    assert.match(rewritten?.files.get(secret) ?? '', /^unreadable:EACCES:/);
   });
 });
 
@@ -249,6 +304,7 @@ describe('diffSnapshots and changedPaths', () => {
     hash: '',
     files: new Map(Object.entries(files)),
     problems: [],
+    volumes: new Set(),
   });
 
   it('treats everything as added when there is no previous snapshot', () => {

@@ -15,7 +15,7 @@ import { recordingAction } from '../support/recording-action.js';
 
 function snap(content: string): Snapshot {
   const hash = createHash('sha256').update(content).digest('hex');
-  return { hash, files: new Map([['/cfg/app.yaml', hash]]), problems: [] };
+  return { hash, files: new Map([['/cfg/app.yaml', hash]]), problems: [], volumes: new Set() };
 }
 
 /** A validator that refuses content containing "broken", or fails as the script says. */

@@ -14,7 +14,7 @@ function snap(files: Record<string, string>): Snapshot {
   const hash = createHash('sha256')
     .update(JSON.stringify([...map].sort()))
     .digest('hex');
-  return { hash, files: map, problems: [] };
+  return { hash, files: map, problems: [], volumes: new Set() };
 }
 
 /** A pipeline behind a debouncer (as app.ts wires them), over a mutable "volume". */
