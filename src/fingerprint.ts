@@ -318,7 +318,11 @@ async function recordFailure(
  * change, without its content. A chmod changes only ctime: that counts too, and once the file
  * is readable again its real hash replaces the marker.
  */
-async function unreadableMarker(fs: FingerprintFs, readPath: string, code: string): Promise<string> {
+async function unreadableMarker(
+  fs: FingerprintFs,
+  readPath: string,
+  code: string,
+): Promise<string> {
   const st = await fs.stat(readPath).catch(() => undefined);
   if (!st) return `unreadable:${code}`;
   return `unreadable:${code}:${idOf(st)}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
