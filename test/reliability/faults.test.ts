@@ -8,6 +8,7 @@ import { chmod, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { after, afterEach, describe, it } from 'node:test';
+import { takeSnapshot } from '../../src/fingerprint.js';
 import { readEvents } from '../support/apps.js';
 import { AtomicWriter, cleanupTempDirs, makeTempDir } from '../support/atomic-writer.js';
 import {
@@ -474,6 +475,82 @@ describe('the target process is missing, foreign or dies', () => {
       const sent = hr.logs.filter((r) => r.msg.startsWith('sent ')).map((r) => r.pid);
       assert.deepEqual(sent, [first, second]);
       assert.deepEqual(await reloadsOf(events, second), ['v2']);
+      await endHealthy(hr, base);
+    },
+  );
+
+  // The race between finding the target and signalling it: in a crash loop the process found can
+  // exit before the signal (ESRCH, or gone at the re-read just before kill), die right after it,
+  // or not be there at all. No interleaving may crash hotreload, signal anything but an instance
+  // of the target, or drop the change. Which interleavings a run meets is up to the scheduler
+  // (the counts are printed as a diagnostic); the unit tests with a fake /proc pin each one
+  // exactly (test/unit/proc-signals.test.ts, test/unit/restart.test.ts).
+  it(
+    'a crash-looping target (each instance lives 250 ms, so the one found may be gone at the signal, ESRCH, or just after it) while the content changes 5 times: only instances are signalled, and the final content is taken',
+    { timeout: 60_000 },
+    async (t) => {
+      const { dir, writer } = await volume('esrch', { 'app.conf': 'v1' });
+      const appDir = await makeTempDir('esrch-app');
+      const app = await writeReloadingApp(appDir);
+      const events = path.join(appDir, 'events');
+      const tag = marker('esrch');
+      const loop = new RestartLoop(
+        process.execPath,
+        [app.file, ...app.args(events, path.join(dir, 'app.conf'), path.join(appDir, 'no'), tag)],
+        { maxRestarts: 400, delayMs: 0, env: { ...process.env, LIFETIME_MS: '250' } },
+      );
+      await waitFor(async () => (await readEvents(events)).length >= 1, 5000, 'the app to start');
+      const hr = hotreload([
+        '--watch',
+        dir,
+        '--signal',
+        'HUP',
+        '--process-match',
+        app.match(tag),
+        ...FAST,
+        ...RESYNC,
+      ]);
+      const base = await hr.ready();
+      for (let v = 2; v <= 6; v++) {
+        await writer.write({ 'app.conf': `v${v}` });
+        await quietFor(120);
+      }
+      // What hotreload's fingerprint of the final content is (its /status may still show an
+      // earlier one while a reload of that is being retried).
+      const final = (await takeSnapshot([dir])).hash;
+      await waitFor(
+        async () => (await status(base)).applied === final,
+        30_000,
+        'the final content to be applied',
+      );
+      const sentBefore = hr.logs.filter((r) => r.msg.startsWith('sent ')).length;
+      await quietFor(SETTLE_MS);
+      loop.stop();
+      await assertAlive(hr, base);
+
+      const instances = new Set(loop.runs.map((r) => r.pid));
+      const sent = hr.logs.filter((r) => r.msg.startsWith('sent ')).map((r) => r.pid as number);
+      assert.deepEqual(
+        sent.filter((pid) => !instances.has(pid)),
+        [],
+        'signalled a process that is not an instance of the target',
+      );
+      assert.equal(sent.length, sentBefore, 'signalled again after the final content was applied');
+      const codes = failuresOf(hr).map((r) => errOf(r).code);
+      const expected = ['E_PROCESS_GONE', 'E_VERIFY_DIED', 'E_NO_PROCESS'];
+      assert.deepEqual(
+        codes.filter((c) => !expected.includes(c)),
+        [],
+        `unexpected failures; logged: ${story(hr)}`,
+      );
+      // The instance that took the final signal re-read the final content.
+      const lastPid = sent[sent.length - 1]!;
+      assert.deepEqual((await reloadsOf(events, lastPid)).slice(-1), ['v6']);
+      const count = (code: string) => codes.filter((c) => c === code).length;
+      t.diagnostic(
+        `${loop.runs.length} instances, ${sent.length} signals, failures: ` +
+          expected.map((c) => `${c} ${count(c)}`).join(', '),
+      );
       await endHealthy(hr, base);
     },
   );

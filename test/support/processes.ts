@@ -91,7 +91,11 @@ export class RestartLoop {
   constructor(
     private readonly file: string,
     private readonly args: readonly string[],
-    private readonly opts: { readonly maxRestarts: number; readonly delayMs: number },
+    private readonly opts: {
+      readonly maxRestarts: number;
+      readonly delayMs: number;
+      readonly env?: NodeJS.ProcessEnv;
+    },
   ) {
     loops.add(this);
     this.startOne();
@@ -109,7 +113,7 @@ export class RestartLoop {
   }
 
   private startOne(): void {
-    const run = startProcess(this.file, this.args);
+    const run = startProcess(this.file, this.args, { env: this.opts.env });
     this.runs.push(run);
     void run.exited.then(() => {
       if (this.stopped || this.runs.length > this.opts.maxRestarts) return;

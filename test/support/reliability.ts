@@ -95,8 +95,9 @@ export async function closeEndpoints(): Promise<void> {
  * then renames itself to 'reloading-app MARKER' (as nginx names itself 'nginx: master process'),
  * so `--process-match '^reloading-app MARKER'` never finds it before it can take a SIGHUP. Each
  * SIGHUP re-reads CONFIG and appends '<pid> reload <config>'; but if the file DIE_ONCE exists, it
- * removes it, appends '<pid> died' and exits 0 instead (a crash on reload, once). PADDING only
- * makes room in argv for the new name.
+ * removes it, appends '<pid> died' and exits 0 instead (a crash on reload, once). With
+ * LIFETIME_MS in its environment it exits (code 3) that long after starting: a crash loop.
+ * PADDING only makes room in argv for the new name.
  */
 const RELOADING_APP = `
 import { appendFileSync, readFileSync, rmSync } from 'node:fs';
@@ -115,6 +116,7 @@ process.on('SIGHUP', () => {
 });
 process.on('SIGTERM', () => process.exit(0));
 setInterval(() => {}, 1 << 30);
+if (process.env.LIFETIME_MS) setTimeout(() => process.exit(3), Number(process.env.LIFETIME_MS));
 note('ready ' + config());
 process.title = 'reloading-app ' + marker;
 `;
