@@ -49,6 +49,8 @@ export interface WatchOptions {
   pollMissingMs?: number;
   /** How often content is looked at when inotify is out of watches; default 1000. */
   pollFallbackMs?: number;
+  /** How long after a failure watching is tried again; default 5000. */
+  retryFailedMs?: number;
   /** chokidar's watch(), replaceable in tests (to make it fail as the kernel would). */
   watchFactory?: typeof watch;
 }
@@ -74,6 +76,7 @@ interface Anchor {
 
 const DEFAULT_POLL_MISSING_MS = 1000;
 const DEFAULT_POLL_FALLBACK_MS = 1000;
+const DEFAULT_RETRY_FAILED_MS = 5000;
 /** The kernel refused another inotify watch or instance: this path is not watched at all. */
 const LIMIT_CODES = new Set(['ENOSPC', 'EMFILE', 'ENFILE']);
 const BASE_OPTIONS = {
@@ -217,7 +220,10 @@ class ChokidarPathWatcher implements PathWatcher {
     fsw.once('ready', () => {
       ready = true;
       this.markSettled();
-      if (this.fsw !== fsw || this.state !== 'waiting') return;
+      if (this.fsw !== fsw || (this.state !== 'waiting' && this.state !== 'failed')) return;
+      if (this.state === 'failed') {
+        this.opts.log.info({ path: this.watchPath }, 'watching again after a failure');
+      }
       this.state = 'watching';
       this.opts.log.debug({ path: this.watchPath, kind: target.kind, root: plan.root }, 'watching');
       if (!appeared) return;
@@ -294,15 +300,29 @@ class ChokidarPathWatcher implements PathWatcher {
     poll();
   }
 
+  /**
+   * Watching broke in a way that is not a missing path or an inotify limit: /healthz fails while
+   * the state is 'failed', and watching is tried again every retryFailedMs. Once it works, the
+   * path counts as appeared, so a change made meanwhile is not lost.
+   */
   private fail(err: unknown): void {
     this.markSettled();
     if (this.closed) return;
     this.state = 'failed';
+    const retryMs = this.opts.retryFailedMs ?? DEFAULT_RETRY_FAILED_MS;
     this.opts.onError(
       new HotreloadError('E_WATCH', `watching ${this.watchPath} failed: ${messageOf(err)}`, {
         cause: err,
+        hint: `trying again in ${retryMs}ms; /healthz fails until it works`,
       }),
     );
+    this.timer?.cancel();
+    this.timer = this.opts.clock.setTimeout(() => {
+      this.timer = undefined;
+      void this.stopWatching()
+        .then(() => (this.closed ? undefined : this.locate(true)))
+        .catch((e: unknown) => this.fail(e));
+    }, retryMs);
   }
 }
 

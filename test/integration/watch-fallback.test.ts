@@ -62,3 +62,43 @@ describe('watcher without inotify watches', () => {
     });
   }
 });
+
+describe('watcher that breaks', () => {
+  it('reports the failure, tries again, and reports the path as appeared once watching works', async () => {
+    const dir = await makeTempDir('broken');
+    const writer = new AtomicWriter(dir);
+    await writer.write({ 'app.conf': 'v1' });
+    const events: WatchEvent[] = [];
+    const errors: HotreloadError[] = [];
+    const sink = logSink();
+    let refusals = 2;
+    const w = watchPath(dir, {
+      clock: realClock,
+      log: sink.log,
+      onEvent: (e) => events.push(e),
+      onError: (e) => errors.push(e as HotreloadError),
+      retryFailedMs: 100,
+      // An error that is neither a missing path nor an inotify limit, twice.
+      watchFactory: (paths, options) => {
+        if (refusals-- > 0) throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
+        return watch(paths, options);
+      },
+    });
+    try {
+      await w.settled;
+      assert.equal(w.state, 'failed');
+      assert.equal(errors[0]?.code, 'E_WATCH');
+      assert.match(errors[0]?.message ?? '', /EIO/);
+      await waitFor(() => w.state === 'watching', 5000, 'watching after the retries');
+      assert.equal(errors.length, 2, 'one error per failed try');
+      assert.ok(events.some((e) => e.event === 'appeared'));
+      assert.ok(sink.records.some((r) => r.msg === 'watching again after a failure'));
+
+      const seen = events.length;
+      await writer.write({ 'app.conf': 'v2' });
+      await waitFor(() => events.length > seen, 5000, 'an event for the update');
+    } finally {
+      await w.close();
+    }
+  });
+});
