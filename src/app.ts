@@ -92,6 +92,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
       },
       onError: (err) => {
         metrics.watchErrors.inc({ path: p });
+        metrics.configmapReload?.watcherError();
         log.warn(
           { watchPath: p, err: errorFields(err) },
           'watcher error; the periodic resync still covers this path',

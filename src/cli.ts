@@ -23,6 +23,7 @@ export interface RawOptions {
   'dry-run'?: boolean;
   listen?: string;
   'metrics-path'?: string;
+  'configmap-reload-metrics'?: boolean;
   'log-level'?: string;
   'shutdown-timeout'?: string;
   signal?: string;
@@ -192,6 +193,13 @@ export const OPTIONS: Record<keyof RawOptions, Def> = {
     alias: 'web.telemetry-path',
     defaultDescription: DEFAULTS.metricsPath,
     describe: 'Path of the Prometheus metrics.',
+  },
+  'configmap-reload-metrics': {
+    group: SERVER,
+    type: 'boolean',
+    defaultDescription: 'false',
+    describe:
+      "Also export configmap-reload's configmap_reload_* metrics, so its dashboards and alerts keep working after a migration.",
   },
   'log-level': {
     group: SERVER,

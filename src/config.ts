@@ -43,6 +43,8 @@ export interface Config {
   readonly dryRun: boolean;
   readonly listen: ListenAddress | undefined;
   readonly metricsPath: string;
+  /** Also export configmap-reload's metric names (--configmap-reload-metrics). */
+  readonly configmapReloadMetrics: boolean;
   readonly logLevel: LogLevel;
   readonly shutdownTimeoutMs: number;
   readonly process: ProcessConfig;
@@ -215,6 +217,7 @@ export function resolveConfig(
     dryRun,
     listen: listenAddress(v('listen', DEFAULTS.listen)),
     metricsPath,
+    configmapReloadMetrics: raw['configmap-reload-metrics'] ?? false,
     logLevel: logLevel as LogLevel,
     process: processConfig,
     safety: resolveSafetyConfig(raw, processConfig, cwd),

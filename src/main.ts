@@ -86,6 +86,7 @@ async function run(config: Config, log: Logger, env: NodeJS.ProcessEnv): Promise
     );
   }
   supervisor?.start();
+  const metrics = createMetrics(VERSION, { configmapReload: config.configmapReloadMetrics });
   const actions = createActions(config, {
     supervisor,
     kill: (pid, signal) => process.kill(pid, signal),
@@ -95,6 +96,7 @@ async function run(config: Config, log: Logger, env: NodeJS.ProcessEnv): Promise
     clock: realClock,
     log,
     requestExit,
+    observeHttp: metrics.configmapReload?.request,
   });
   log.info(
     {
@@ -111,7 +113,7 @@ async function run(config: Config, log: Logger, env: NodeJS.ProcessEnv): Promise
     clock: realClock,
     random: Math.random,
     log,
-    metrics: createMetrics(VERSION),
+    metrics,
     version: VERSION,
     takeSnapshot,
     watchPath,

@@ -19,6 +19,10 @@ import processResources from 'prom-client/lib/metrics/processResources.js';
 import processStartTime from 'prom-client/lib/metrics/processStartTime.js';
 import nodeVersion from 'prom-client/lib/metrics/version.js';
 import RegistryClass from 'prom-client/lib/registry.js';
+import {
+  createConfigmapReloadMetrics,
+  type ConfigmapReloadMetrics,
+} from './metrics-configmap-reload.js';
 
 export interface Metrics {
   readonly registry: Registry;
@@ -32,6 +36,15 @@ export interface Metrics {
   readonly validationFailures: Counter;
   readonly pendingReload: Gauge;
   readonly appliedInfo: Gauge<'fingerprint'>;
+  /** configmap-reload's metric names, with --configmap-reload-metrics. */
+  readonly configmapReload: ConfigmapReloadMetrics | undefined;
+}
+
+export interface MetricsOptions {
+  /** Register prom-client's process_* and nodejs_* metrics (the subset below); default true. */
+  readonly processMetrics?: boolean;
+  /** Also register configmap-reload's configmap_reload_* metrics; default false. */
+  readonly configmapReload?: boolean;
 }
 
 /**
@@ -55,9 +68,9 @@ const PROCESS_METRICS = [
   nodeVersion,
 ];
 
-export function createMetrics(version: string, withDefaults = true): Metrics {
+export function createMetrics(version: string, opts: MetricsOptions = {}): Metrics {
   const registry = new RegistryClass();
-  if (withDefaults) for (const register of PROCESS_METRICS) register(registry);
+  if (opts.processMetrics ?? true) for (const register of PROCESS_METRICS) register(registry);
   const registers = [registry];
   new GaugeMetric({
     name: 'hotreload_build_info',
@@ -122,6 +135,7 @@ export function createMetrics(version: string, withDefaults = true): Metrics {
       labelNames: ['fingerprint'],
       registers,
     }),
+    configmapReload: opts.configmapReload ? createConfigmapReloadMetrics(registry) : undefined,
   };
   metrics.lastReloadSuccessful.set(1);
   metrics.pendingReload.set(0);

@@ -15,6 +15,7 @@ import { ReloadError, messageOf } from '../errors.js';
 import { isHeaderValue, type HeaderSpec, type StatusSpec } from '../http-status.js';
 import { redactUrl } from '../redact.js';
 import { VERSION } from '../version.js';
+import type { HttpOutcome } from '../metrics-configmap-reload.js';
 import type { Action, ReloadContext } from './action.js';
 
 export interface HttpActionOptions {
@@ -29,6 +30,8 @@ export interface HttpActionOptions {
   readonly dispatcher?: Dispatcher;
   /** Reads a header file; fs.readFile as UTF-8 when absent. */
   readonly readFile?: (path: string) => Promise<string>;
+  /** Told how each request went (configmap-reload's metrics). */
+  readonly observe?: (outcome: HttpOutcome) => void;
 }
 
 /** A matching response's body is drained up to this size; past it the connection is closed. */
@@ -56,6 +59,8 @@ const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'
 /** Everything a request needs, resolved once when the action is created. */
 interface Prepared {
   readonly target: string;
+  /** The URL as given, credentials redacted. */
+  readonly redactedUrl: string;
   /** The URL without userinfo: credentials travel in the Authorization header instead. */
   readonly url: URL;
   readonly method: string;
@@ -67,6 +72,7 @@ interface Prepared {
   readonly timeoutMs: number;
   readonly dispatcher: Dispatcher | undefined;
   readonly readFile: (path: string) => Promise<string>;
+  readonly observe: ((outcome: HttpOutcome) => void) | undefined;
 }
 
 export function createHttpAction(opts: HttpActionOptions): Action {
@@ -83,6 +89,7 @@ export function createHttpAction(opts: HttpActionOptions): Action {
 
   const prepared: Prepared = {
     target,
+    redactedUrl: redactUrl(opts.url),
     url,
     method: opts.method,
     headers: opts.headers.map(({ name, value }) => ({ name, value })),
@@ -92,8 +99,35 @@ export function createHttpAction(opts: HttpActionOptions): Action {
     timeoutMs: opts.timeoutMs,
     dispatcher: opts.dispatcher,
     readFile: opts.readFile ?? ((path) => readFileFromDisk(path, 'utf8')),
+    observe: opts.observe,
   };
-  return Object.freeze({ kind: 'http', target, run: (ctx: ReloadContext) => send(prepared, ctx) });
+  return Object.freeze({
+    kind: 'http',
+    target,
+    run: (ctx: ReloadContext) => observed(prepared, ctx),
+  });
+}
+
+/** send(), telling `observe` how it went: the status, or why there was none. */
+async function observed(p: Prepared, ctx: ReloadContext): Promise<void> {
+  const { observe } = p;
+  if (!observe) return send(p, ctx);
+  const started = realClock.now();
+  const webhook = p.redactedUrl;
+  let statusCode: number | undefined;
+  try {
+    await send(p, ctx, (code) => (statusCode = code));
+    observe({ webhook, statusCode, ok: true, durationMs: realClock.now() - started });
+  } catch (err) {
+    const reason =
+      (err as ReloadError).code === 'E_HEADER_FILE'
+        ? 'client_request_create'
+        : statusCode === undefined
+          ? 'client_request_do'
+          : 'client_response';
+    observe({ webhook, statusCode, ok: false, durationMs: realClock.now() - started, reason });
+    throw err;
+  }
 }
 
 /**
@@ -106,7 +140,11 @@ export function createHttpAction(opts: HttpActionOptions): Action {
  * A body cut short by the deadline after an expected status still counts as delivered: the
  * application has answered that it took the reload.
  */
-async function send(p: Prepared, ctx: ReloadContext): Promise<void> {
+async function send(
+  p: Prepared,
+  ctx: ReloadContext,
+  onStatus?: (statusCode: number) => void,
+): Promise<void> {
   if (ctx.signal.aborted) throw aborted(p, ctx.signal.reason);
   // (1)
   const fromFiles = await readHeaderFiles(p);
@@ -124,6 +162,7 @@ async function send(p: Prepared, ctx: ReloadContext): Promise<void> {
       bodyTimeout: p.timeoutMs,
     });
     // (4)
+    onStatus?.(res.statusCode);
     if (p.expectStatus.matches(res.statusCode)) {
       await res.body.dump({ limit: DRAIN_LIMIT });
       return;

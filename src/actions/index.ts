@@ -11,6 +11,7 @@ import type { KillFn } from '../proc/signals.js';
 import type { Action } from './action.js';
 import { createExecAction } from './exec.js';
 import { createExitAction } from './exit.js';
+import type { HttpOutcome } from '../metrics-configmap-reload.js';
 import { createHttpAction } from './http.js';
 import { createRestartAction } from './restart.js';
 import { createSignalAction } from './signal.js';
@@ -25,6 +26,8 @@ export interface ActionDeps {
   readonly clock: Clock;
   readonly log: Logger;
   readonly requestExit: (code: number) => void;
+  /** Told how each reload request went (--configmap-reload-metrics). */
+  readonly observeHttp?: (outcome: HttpOutcome) => void;
 }
 
 export function createActions(config: Config, deps: ActionDeps): Action[] {
@@ -38,7 +41,8 @@ export function createActions(config: Config, deps: ActionDeps): Action[] {
   const actions: Action[] = [];
   if (p.exec)
     actions.push(createExecAction({ ...p.exec, env: deps.env, clock: deps.clock, log: deps.log }));
-  for (const target of config.http) actions.push(createHttpAction(target));
+  for (const target of config.http)
+    actions.push(createHttpAction({ ...target, observe: deps.observeHttp }));
   if (p.signal) {
     actions.push(
       createSignalAction({

@@ -31,6 +31,7 @@ import {
   type Manifest,
 } from '../support/examples.js';
 import { schemaErrors } from '../support/k8s-schema.js';
+import { request } from '../support/net.js';
 import { requireProgram } from '../support/programs.js';
 import { waitFor } from '../support/wait.js';
 
@@ -415,6 +416,15 @@ describe('examples run locally with their own configuration', () => {
             assert.equal(stopping.length, 1);
             assert.match(stopping[0]!.msg, new RegExp(`^stopping \\S+ \\(pid ${r.appPid}\\)$`));
             assert.ok(logs.some((l) => l.msg === 'new process started'));
+          }
+          if (r.argv.includes('--configmap-reload-metrics')) {
+            // The migration's promise: configmap-reload's dashboards see the reload.
+            const res = await request(`${await r.hr.ready()}/metrics`);
+            assert.match(
+              res.body,
+              /^configmap_reload_success_reloads_total\{webhook="[^"]+"\} 1$/m,
+            );
+            assert.match(res.body, /^configmap_reload_last_reload_error\{webhook="[^"]+"\} 0$/m);
           }
           assert.deepEqual(await r.hr.stop(), { code: 0, signal: null });
         },

@@ -9,6 +9,7 @@ import { Agent } from 'undici';
 import type { ReloadContext } from '../../src/actions/action.js';
 import { createHttpAction, type HttpActionOptions } from '../../src/actions/http.js';
 import { ReloadError } from '../../src/errors.js';
+import { createMetrics } from '../../src/metrics.js';
 import { parseStatusSpec, type StatusSpec } from '../../src/http-status.js';
 import { VERSION } from '../../src/version.js';
 import { startTarget, type Target } from '../support/http-target.js';
@@ -405,3 +406,75 @@ describe('the http action against a real server', () => {
     assert.equal(shown?.[1]?.length, 200);
   });
 });
+
+describe("configmap-reload's metrics from the http action", () => {
+  it(
+    'count successes, statuses and each kind of failure per webhook, credentials redacted',
+    BOUND,
+    async () => {
+      const target = await startTarget();
+      const agent = new Agent();
+      const metrics = createMetrics('test', { processMetrics: false, configmapReload: true });
+      try {
+        const url = new URL(`${target.url}/-/reload`);
+        url.username = 'admin';
+        url.password = 'hunter2';
+        const run = (overrides: Partial<HttpActionOptions> = {}) =>
+          createHttpAction({
+            url,
+            method: 'POST',
+            headers: [],
+            headerFiles: [],
+            expectStatus: spec('200'),
+            timeoutMs: 2000,
+            dispatcher: agent,
+            observe: metrics.configmapReload?.request,
+            ...overrides,
+          }).run(context());
+
+        await run();
+        const afterSuccess = await metrics.registry.metrics();
+        target.setHandler(() => ({ status: 503 }));
+        await failure(run());
+        await failure(run({ headerFiles: [{ name: 'X-Token', path: '/nonexistent/token' }] }));
+        await target.close();
+        await failure(run());
+
+        const text = await metrics.registry.metrics();
+        const webhook = `webhook="http://admin:xxxxx@${url.host}/-/reload"`;
+        assert.match(
+          afterSuccess,
+          new RegExp(`configmap_reload_last_reload_error\\{${esc(webhook)}\\} 0`),
+        );
+        const lines = text.split('\n').filter((l) => l.startsWith('configmap_reload_'));
+        assert.deepEqual(
+          lines.filter((l) => !l.includes('last_request_duration_seconds')).sort(),
+          [
+            `configmap_reload_last_reload_error{${webhook}} 1`,
+            `configmap_reload_request_errors_total{${webhook},reason="client_request_create"} 1`,
+            `configmap_reload_request_errors_total{${webhook},reason="client_request_do"} 1`,
+            `configmap_reload_request_errors_total{${webhook},reason="client_response"} 1`,
+            `configmap_reload_requests_total{${webhook},status_code="200"} 1`,
+            `configmap_reload_requests_total{${webhook},status_code="503"} 1`,
+            `configmap_reload_success_reloads_total{${webhook}} 1`,
+            'configmap_reload_watcher_errors_total 0',
+          ].sort(),
+        );
+        assert.match(
+          text,
+          new RegExp(
+            `configmap_reload_last_request_duration_seconds\\{${esc(webhook)}\\} 0\\.\\d+`,
+          ),
+        );
+        assert.doesNotMatch(text, /hunter2/);
+      } finally {
+        await target.close();
+        await agent.close();
+      }
+    },
+  );
+});
+
+function esc(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

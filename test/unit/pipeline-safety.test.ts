@@ -54,7 +54,7 @@ function memoryStore(initial?: string): AppliedStore & { saved: string[] } {
 function setup(opts: { validators?: Validator[]; store?: AppliedStore } = {}) {
   const clock = new FakeClock();
   const sink = logSink();
-  const metrics = createMetrics('test', false);
+  const metrics = createMetrics('test', { processMetrics: false });
   const action = recordingAction();
   let content = 'v1';
   const pipeline = new Pipeline({

@@ -21,7 +21,7 @@ function snap(files: Record<string, string>): Snapshot {
 function setup(opts: { retry?: Partial<RetryPolicy>; actions?: number; quietMs?: number } = {}) {
   const clock = new FakeClock();
   const sink = logSink();
-  const metrics = createMetrics('test', false);
+  const metrics = createMetrics('test', { processMetrics: false });
   const actions = Array.from({ length: opts.actions ?? 1 }, (_, i) => recordingAction(`a${i}`));
   let content: Record<string, string> = { '/cfg/app.yaml': 'v1' };
   let snapshots = 0;
@@ -280,7 +280,7 @@ describe('Pipeline', () => {
       clock,
       random: () => 1,
       log: sink.log,
-      metrics: createMetrics('test', false),
+      metrics: createMetrics('test', { processMetrics: false }),
       requestRun: () => {},
     });
     await assert.rejects(p.init(false));
