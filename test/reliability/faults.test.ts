@@ -67,6 +67,19 @@ const marker = (what: string) => `hotreload-rel-${what}-${randomUUID().slice(0, 
 
 const failuresOf = (hr: HotreloadProcess) => logsWith(hr, 'reload failed; retrying');
 
+/** hotreload sending HUP to the process `match` finds, on changes under `dir`. */
+const hupArgs = (dir: string, match: string, ...more: string[]) => [
+  '--watch',
+  dir,
+  '--signal',
+  'HUP',
+  '--process-match',
+  match,
+  ...more,
+  ...FAST,
+  ...RESYNC,
+];
+
 /** Ends a fault: still alive and healthy, then a clean stop. */
 async function endHealthy(hr: HotreloadProcess, base: string | undefined): Promise<void> {
   await assertAlive(hr, base);
@@ -344,16 +357,7 @@ describe('the target process is missing, foreign or dies', () => {
     const app = await writeReloadingApp(await makeTempDir('no-process-app'));
     const events = path.join(await makeTempDir('no-process-events'), 'events');
     const tag = marker('missing');
-    const hr = hotreload([
-      '--watch',
-      dir,
-      '--signal',
-      'HUP',
-      '--process-match',
-      app.match(tag),
-      ...FAST,
-      ...RESYNC,
-    ]);
+    const hr = hotreload(hupArgs(dir, app.match(tag)));
     const base = await hr.ready();
     await writer.write({ 'app.conf': 'v2' });
     await hr.waitForLog((r) => failed(r) && r.attempt === 2, 10_000, 'a second attempt');
@@ -390,18 +394,7 @@ describe('the target process is missing, foreign or dies', () => {
         { uid: NOBODY, gid: NOBODY },
       );
       await waitFor(async () => (await readEvents(events)).length > 0, 5000, 'the app to start');
-      const args = [
-        '--watch',
-        dir,
-        '--signal',
-        'HUP',
-        '--process-match',
-        app.match(tag),
-        '--state-file',
-        state,
-        ...FAST,
-        ...RESYNC,
-      ];
+      const args = hupArgs(dir, app.match(tag), '--state-file', state);
 
       const other = hotreload(args, {}, await cliRunnableBy(OTHER, OTHER));
       const otherBase = await other.ready();
@@ -443,16 +436,7 @@ describe('the target process is missing, foreign or dies', () => {
       );
       await waitFor(async () => (await readEvents(events)).length === 1, 5000, 'the app to start');
       const first = kubelet.current.pid;
-      const hr = hotreload([
-        '--watch',
-        dir,
-        '--signal',
-        'HUP',
-        '--process-match',
-        app.match(tag),
-        ...FAST,
-        ...RESYNC,
-      ]);
+      const hr = hotreload(hupArgs(dir, app.match(tag)));
       const base = await hr.ready();
       await writer.write({ 'app.conf': 'v2' });
       const ok = await hr.waitForLog(reloaded, 15_000);
@@ -500,16 +484,7 @@ describe('the target process is missing, foreign or dies', () => {
         { maxRestarts: 400, delayMs: 0, env: { ...process.env, LIFETIME_MS: '250' } },
       );
       await waitFor(async () => (await readEvents(events)).length >= 1, 5000, 'the app to start');
-      const hr = hotreload([
-        '--watch',
-        dir,
-        '--signal',
-        'HUP',
-        '--process-match',
-        app.match(tag),
-        ...FAST,
-        ...RESYNC,
-      ]);
+      const hr = hotreload(hupArgs(dir, app.match(tag)));
       const base = await hr.ready();
       for (let v = 2; v <= 6; v++) {
         await writer.write({ 'app.conf': `v${v}` });

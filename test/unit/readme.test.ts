@@ -1,9 +1,11 @@
-// The README's flag table is the user's reference: it must list every flag the CLI accepts, with
-// its aliases, its environment variable and the default --help shows.
+// The README's flag table and metric list are the user's reference: they must list every flag the
+// CLI accepts, with its aliases, its environment variable and the default --help shows, and every
+// metric hotreload registers.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { OPTIONS, envName } from '../../src/cli.js';
+import { createMetrics } from '../../src/metrics.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 const rows = new Map(
@@ -29,5 +31,15 @@ describe('README flag table', () => {
   it('has no row for a flag the CLI does not have', () => {
     const known = new Set([...Object.keys(OPTIONS), 'help']);
     for (const flag of rows.keys()) assert.ok(known.has(flag), `--${flag} is not a flag`);
+  });
+});
+
+describe('README metrics', () => {
+  it("names every metric hotreload registers (its own, and configmap-reload's)", async () => {
+    const metrics = createMetrics('test', { processMetrics: false, configmapReload: true });
+    const names = (await metrics.registry.getMetricsAsJSON()).map((m) => m.name);
+    assert.ok(names.length >= 15, `only ${names.length} metrics registered`);
+    const missing = names.filter((name) => !readme.includes(`\`${name}`));
+    assert.deepEqual(missing, [], 'metrics the README does not name');
   });
 });
