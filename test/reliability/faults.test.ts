@@ -67,6 +67,17 @@ const marker = (what: string) => `hotreload-rel-${what}-${randomUUID().slice(0, 
 
 const failuresOf = (hr: HotreloadProcess) => logsWith(hr, 'reload failed; retrying');
 
+/** hotreload calling `url` on changes under `dir`. */
+const httpArgs = (dir: string, url: string, ...more: string[]) => [
+  '--watch',
+  dir,
+  '--http-url',
+  url,
+  ...more,
+  ...FAST,
+  ...RESYNC,
+];
+
 /** hotreload sending HUP to the process `match` finds, on changes under `dir`. */
 const hupArgs = (dir: string, match: string, ...more: string[]) => [
   '--watch',
@@ -102,7 +113,7 @@ describe('the reload endpoint fails, then recovers', () => {
     const { dir, writer } = await volume('refused', { 'app.conf': 'v1' });
     const port = await freePort();
     const url = `http://127.0.0.1:${port}/-/reload`;
-    const hr = hotreload(['--watch', dir, '--http-url', url, ...FAST, ...RESYNC]);
+    const hr = hotreload(httpArgs(dir, url));
     const base = await hr.ready();
     await writer.write({ 'app.conf': 'v2' });
     await hr.waitForLog((r) => failed(r) && r.attempt === 2, 10_000, 'a second refused attempt');
@@ -122,7 +133,7 @@ describe('the reload endpoint fails, then recovers', () => {
     const app = await startEndpoint(path.join(dir, 'app.conf'), {
       answer: (n) => (n <= 3 ? { status: 503, body: 'warming up' } : {}),
     });
-    const hr = hotreload(['--watch', dir, '--http-url', app.url, ...FAST, ...RESYNC]);
+    const hr = hotreload(httpArgs(dir, app.url));
     const base = await hr.ready();
     await writer.write({ 'app.conf': 'v2' });
     const ok = await hr.waitForLog(reloaded, 10_000);
@@ -148,16 +159,7 @@ describe('the reload endpoint fails, then recovers', () => {
     const app = await startEndpoint(path.join(dir, 'app.conf'), {
       answer: (n) => (n === 1 ? { hang: true } : {}),
     });
-    const hr = hotreload([
-      '--watch',
-      dir,
-      '--http-url',
-      app.url,
-      '--http-timeout',
-      '500ms',
-      ...FAST,
-      ...RESYNC,
-    ]);
+    const hr = hotreload(httpArgs(dir, app.url, '--http-timeout', '500ms'));
     const base = await hr.ready();
     await writer.write({ 'app.conf': 'v2' });
     const failure = await hr.waitForLog(failed, 10_000);
@@ -180,16 +182,7 @@ describe('the reload endpoint fails, then recovers', () => {
     const app = await startEndpoint(path.join(dir, 'app.conf'), {
       answer: () => ({ delayMs: 1000 }),
     });
-    const hr = hotreload([
-      '--watch',
-      dir,
-      '--http-url',
-      app.url,
-      '--http-timeout',
-      '3s',
-      ...FAST,
-      ...RESYNC,
-    ]);
+    const hr = hotreload(httpArgs(dir, app.url, '--http-timeout', '3s'));
     const base = await hr.ready();
     await writer.write({ 'app.conf': 'v2' });
     const ok = await hr.waitForLog(reloaded, 10_000);
@@ -208,7 +201,7 @@ describe('the reload endpoint fails, then recovers', () => {
     const app = await startEndpoint(path.join(dir, 'app.conf'), {
       answer: (n) => (n === 1 ? { reset: true } : {}),
     });
-    const hr = hotreload(['--watch', dir, '--http-url', app.url, ...FAST, ...RESYNC]);
+    const hr = hotreload(httpArgs(dir, app.url));
     const base = await hr.ready();
     await writer.write({ 'app.conf': 'v2' });
     const failure = await hr.waitForLog(failed, 10_000);
@@ -231,7 +224,7 @@ describe('the reload endpoint fails, then recovers', () => {
       const app = await startEndpoint(path.join(dir, 'app.conf'), {
         answer: () => (recovered ? {} : { status: 500 }),
       });
-      const hr = hotreload(['--watch', dir, '--http-url', app.url, ...FAST, ...RESYNC]);
+      const hr = hotreload(httpArgs(dir, app.url));
       const base = await hr.ready();
       for (let i = 1; i <= 20; i++) {
         await writer.write({ 'app.conf': `v${i}` });
@@ -310,18 +303,16 @@ describe('the reload endpoint fails, then recovers', () => {
       const app = await startEndpoint(path.join(dir, 'app.conf'));
       let healthy = false;
       const health = await startTarget(() => (healthy ? {} : { status: 503, body: 'not yet' }));
-      const hr = hotreload([
-        '--watch',
-        dir,
-        '--http-url',
-        app.url,
-        '--verify-url',
-        `${health.url}/healthy`,
-        '--verify-timeout',
-        '600ms',
-        ...FAST,
-        ...RESYNC,
-      ]);
+      const hr = hotreload(
+        httpArgs(
+          dir,
+          app.url,
+          '--verify-url',
+          `${health.url}/healthy`,
+          '--verify-timeout',
+          '600ms',
+        ),
+      );
       try {
         const base = await hr.ready();
         await writer.write({ 'app.conf': 'v2' });
@@ -627,7 +618,7 @@ describe('the watched volume misbehaves', () => {
     async () => {
       const { dir, writer } = await volume('torn', { 'app.conf': 'v1' });
       const app = await startEndpoint(path.join(dir, 'app.conf'));
-      const hr = hotreload(['--watch', dir, '--http-url', app.url, ...FAST, ...RESYNC]);
+      const hr = hotreload(httpArgs(dir, app.url));
       const base = await hr.ready();
       const before = await status(base);
 
@@ -666,11 +657,7 @@ describe('the watched volume misbehaves', () => {
       await writeFile(conf, 'v1', { mode: 0o644 });
       await writeFile(secret, 's1', { mode: 0o644 });
       const app = await startEndpoint(conf);
-      const hr = hotreload(
-        ['--watch', dir, '--http-url', app.url, ...FAST, ...RESYNC],
-        {},
-        await cliRunnableBy(NOBODY, NOBODY),
-      );
+      const hr = hotreload(httpArgs(dir, app.url), {}, await cliRunnableBy(NOBODY, NOBODY));
       const base = await hr.ready();
       const initial = (await status(base)).current;
 
@@ -718,11 +705,7 @@ describe('the watched volume misbehaves', () => {
         token: { content: 't1', mode: 0o400 },
       });
       const app = await startEndpoint(path.join(dir, 'token'));
-      const hr = hotreload(
-        ['--watch', dir, '--http-url', app.url, ...FAST, ...RESYNC],
-        {},
-        await cliRunnableBy(NOBODY, NOBODY),
-      );
+      const hr = hotreload(httpArgs(dir, app.url), {}, await cliRunnableBy(NOBODY, NOBODY));
       const base = await hr.ready();
       await writer.write({ 'app.conf': 'v1', token: { content: 't2', mode: 0o400 } });
       await waitFor(() => app.taken().includes('t2'), 3000, 'the application to take t2').catch(
@@ -746,7 +729,7 @@ describe('the watched volume misbehaves', () => {
     v2[size - 1] = 'b'.charCodeAt(0);
     const { dir, writer } = await volume('big', { 'big.conf': { content: v1 } });
     const app = await startEndpoint(path.join(dir, 'big.conf'));
-    const hr = hotreload(['--watch', dir, '--http-url', app.url, ...FAST, ...RESYNC]);
+    const hr = hotreload(httpArgs(dir, app.url));
     const base = await hr.ready();
     await writer.write({ 'big.conf': { content: v2 } });
     await hr.waitForLog(reloaded, 10_000);
@@ -771,7 +754,7 @@ describe('the watched volume misbehaves', () => {
     ]);
     const { dir, writer } = await volume('binary', { 'blob.bin': 'text' });
     const app = await startEndpoint(path.join(dir, 'blob.bin'));
-    const hr = hotreload(['--watch', dir, '--http-url', app.url, ...FAST, ...RESYNC]);
+    const hr = hotreload(httpArgs(dir, app.url));
     const base = await hr.ready();
     await writer.write({ 'blob.bin': { content: binary } });
     await hr.waitForLog(reloaded, 10_000);
@@ -802,7 +785,7 @@ describe('the watched volume misbehaves', () => {
       await symlink('b', path.join(dir, 'a'));
       await symlink('a', path.join(dir, 'b'));
       const app = await startEndpoint(conf);
-      const hr = hotreload(['--watch', dir, '--http-url', app.url, ...FAST, ...RESYNC]);
+      const hr = hotreload(httpArgs(dir, app.url));
       const base = await hr.ready();
       // A loop made while watched, one level down.
       await mkdir(path.join(dir, 'sub'));
@@ -858,16 +841,7 @@ describe('hotreload itself is killed, restarted or given a broken configuration'
       const { dir } = await volume('state-same', { 'app.conf': 'v1' });
       const state = path.join(await makeTempDir('state-same-file'), 'state.json');
       const app = await startEndpoint(path.join(dir, 'app.conf'));
-      const args = [
-        '--watch',
-        dir,
-        '--http-url',
-        app.url,
-        '--state-file',
-        state,
-        ...FAST,
-        ...RESYNC,
-      ];
+      const args = httpArgs(dir, app.url, '--state-file', state);
       const first = hotreload(args);
       const firstBase = await first.ready();
       await waitForState(state, (await status(firstBase)).applied!);
@@ -893,15 +867,7 @@ describe('hotreload itself is killed, restarted or given a broken configuration'
       const { dir, writer } = await volume('validate', { 'app.yaml': 'replicas: 1\n' });
       const file = path.join(dir, 'app.yaml');
       const app = await startEndpoint(file);
-      const hr = hotreload([
-        '--watch',
-        dir,
-        '--http-url',
-        app.url,
-        '--validate',
-        ...FAST,
-        ...RESYNC,
-      ]);
+      const hr = hotreload(httpArgs(dir, app.url, '--validate'));
       const base = await hr.ready();
       await writer.write({ 'app.yaml': 'replicas: [1, 2\n' });
       await hr.waitForLog((r) => r.msg === REJECTED);
