@@ -29,36 +29,44 @@ after(cleanupTempDirs);
 /** A string that only this test's application has in its command line. */
 const marker = (what: string) => `hotreload-e2e-${what}-${randomUUID()}`;
 
+/**
+ * A config server serving v1 under a kubelet-style restart loop (the next run `delayMs` after an
+ * exit), and a ready hotreload that restarts it on changes with --restart-wait `restartWait`.
+ */
+async function restartScene(name: string, delayMs: number, restartWait: string) {
+  const { dir, writer } = await volume(`restart-${name}`, { 'app.conf': 'v1\n' });
+  const app = await writeApp(await makeTempDir(`restart-${name}-app`), 'config-server.mjs');
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}/`;
+  const tag = marker(name);
+  const kubelet = new RestartLoop(
+    process.execPath,
+    [app, path.join(dir, 'app.conf'), String(port), tag],
+    { maxRestarts: 3, delayMs },
+  );
+  await kubelet.current.waitForOutput('listening');
+  assert.equal((await request(url)).body, 'v1\n');
+  const hr = hotreload([
+    '--watch',
+    dir,
+    '--restart',
+    '--process-match',
+    tag,
+    '--restart-wait',
+    restartWait,
+    ...FAST,
+  ]);
+  await hr.ready();
+  return { writer, url, kubelet, hr };
+}
+
 describe('--restart of a process found by --process-match', () => {
   it(
     'stops the application, the restarted one serves the new config, and hotreload sees it start',
     TIMEOUT,
     async () => {
-      const { dir, writer } = await volume('restart', { 'app.conf': 'v1\n' });
-      const app = await writeApp(await makeTempDir('restart-app'), 'config-server.mjs');
-      const port = await freePort();
-      const url = `http://127.0.0.1:${port}/`;
-      const tag = marker('app');
-      const kubelet = new RestartLoop(
-        process.execPath,
-        [app, path.join(dir, 'app.conf'), String(port), tag],
-        { maxRestarts: 3, delayMs: 100 },
-      );
-      await kubelet.current.waitForOutput('listening');
-      assert.equal((await request(url)).body, 'v1\n');
+      const { writer, url, kubelet, hr } = await restartScene('app', 100, '10s');
       const first = kubelet.current.pid;
-
-      const hr = hotreload([
-        '--watch',
-        dir,
-        '--restart',
-        '--process-match',
-        tag,
-        '--restart-wait',
-        '10s',
-        ...FAST,
-      ]);
-      await hr.ready();
       await writer.write({ 'app.conf': 'v2\n' });
 
       const stopping = await hr.waitForLog((r) => r.msg.startsWith('stopping '));
@@ -125,28 +133,7 @@ describe('--restart of a process found by --process-match', () => {
     'counts a restart that comes up later than --restart-wait, without stopping it again',
     TIMEOUT,
     async () => {
-      const { dir, writer } = await volume('restart-slow', { 'app.conf': 'v1\n' });
-      const app = await writeApp(await makeTempDir('restart-slow-app'), 'config-server.mjs');
-      const port = await freePort();
-      const url = `http://127.0.0.1:${port}/`;
-      const tag = marker('slow');
-      const kubelet = new RestartLoop(
-        process.execPath,
-        [app, path.join(dir, 'app.conf'), String(port), tag],
-        { maxRestarts: 3, delayMs: 1500 },
-      );
-      await kubelet.current.waitForOutput('listening');
-      const hr = hotreload([
-        '--watch',
-        dir,
-        '--restart',
-        '--process-match',
-        tag,
-        '--restart-wait',
-        '300ms',
-        ...FAST,
-      ]);
-      await hr.ready();
+      const { writer, url, kubelet, hr } = await restartScene('slow', 1500, '300ms');
       await writer.write({ 'app.conf': 'v2\n' });
 
       const failure = errOf(await hr.waitForLog(failed));
