@@ -38,6 +38,11 @@ export interface RunAs {
   /** A node binary and a copy of the CLI that this user can read (see run-as.ts). */
   readonly node?: string;
   readonly main?: string;
+  /**
+   * A command that runs the rest of the command line (`node MAIN args`) in the conditions it sets
+   * up, switching user itself: uid and gid are then not applied to it.
+   */
+  readonly wrap?: readonly string[];
 }
 
 const running = new Set<ChildProcess>();
@@ -64,11 +69,13 @@ export function startHotreload(
   env: Record<string, string> = {},
   as: RunAs = {},
 ): HotreloadProcess {
-  const proc = spawn(as.node ?? process.execPath, [as.main ?? MAIN, ...args], {
+  const command = [as.node ?? process.execPath, as.main ?? MAIN, ...args];
+  const [file, ...rest] = as.wrap ? [...as.wrap, ...command] : command;
+  const proc = spawn(file!, rest, {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
-    uid: as.uid,
-    gid: as.gid,
+    uid: as.wrap ? undefined : as.uid,
+    gid: as.wrap ? undefined : as.gid,
   });
   running.add(proc);
   const logs: LogRecord[] = [];

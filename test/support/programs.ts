@@ -11,12 +11,16 @@ export const PROMETHEUS = '/usr/bin/prometheus';
  * to skip, or, under CI=true, it throws (call it inside the describe callback, so the suite fails
  * with this message).
  */
-export function requireProgram(file: string, env: NodeJS.ProcessEnv = process.env): string | false {
+export function requireProgram(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+  install = 'apt-get install nginx-light prometheus',
+): string | false {
   try {
     accessSync(file, constants.X_OK);
     return false;
   } catch {
-    const reason = `${file} is not installed (apt-get install nginx-light prometheus)`;
+    const reason = `${file} is not installed (${install})`;
     if (env.CI === 'true') throw new Error(`CI=true: ${reason}; this test must run in CI`);
     return reason;
   }

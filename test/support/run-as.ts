@@ -2,6 +2,7 @@
 // read dist/ and node_modules/; a checkout under a home directory (0700) is not. Then both are
 // copied to a temp directory readable by all, once per test file.
 import { spawnSync } from 'node:child_process';
+import { existsSync, realpathSync } from 'node:fs';
 import { copyFile, cp } from 'node:fs/promises';
 import path from 'node:path';
 import { makeTempDir } from './atomic-writer.js';
@@ -30,10 +31,16 @@ export async function cliRunnableBy(uid: number, gid: number): Promise<RunAs> {
   let as: RunAs = { uid, gid };
   if (!canRun(as)) {
     const dir = await makeTempDir('cli-copy');
-    const root = path.dirname(path.dirname(MAIN));
-    const dist = path.basename(path.dirname(MAIN));
-    await cp(path.dirname(MAIN), path.join(dir, dist), { recursive: true });
-    await cp(path.join(root, 'node_modules'), path.join(dir, 'node_modules'), { recursive: true });
+    // MAIN may be a link on a PATH, as `hotreload` is in the image: copy what it points to.
+    const main = realpathSync(MAIN);
+    const root = path.dirname(path.dirname(main));
+    const dist = path.basename(path.dirname(main));
+    await cp(path.dirname(main), path.join(dir, dist), { recursive: true });
+    // The production copy (.ci/run) has no node_modules: its bundle needs none.
+    if (existsSync(path.join(root, 'node_modules')))
+      await cp(path.join(root, 'node_modules'), path.join(dir, 'node_modules'), {
+        recursive: true,
+      });
     await copyFile(path.join(root, 'package.json'), path.join(dir, 'package.json'));
     let node = process.execPath;
     if (spawnSync(node, ['-e', ''], { uid, gid }).status !== 0) {
@@ -41,7 +48,7 @@ export async function cliRunnableBy(uid: number, gid: number): Promise<RunAs> {
       await copyFile(process.execPath, node);
     }
     chmodReadableByAll(dir);
-    as = { uid, gid, node, main: path.join(dir, dist, path.basename(MAIN)) };
+    as = { uid, gid, node, main: path.join(dir, dist, path.basename(main)) };
     if (!canRun(as)) throw new Error(`UID ${uid} cannot run the copy of hotreload in ${dir}`);
   }
   copies.set(key, as);
