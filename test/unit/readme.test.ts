@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { OPTIONS, envName } from '../../src/cli.js';
+import { OPTIONS, envName, parse } from '../../src/cli.js';
 import { createMetrics } from '../../src/metrics.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
@@ -41,5 +41,34 @@ describe('README metrics', () => {
     assert.ok(names.length >= 15, `only ${names.length} metrics registered`);
     const missing = names.filter((name) => !readme.includes(`\`${name}`));
     assert.deepEqual(missing, [], 'metrics the README does not name');
+  });
+});
+
+describe('README flag table against --help', () => {
+  it('lists exactly the flags and aliases --help prints, with the defaults it prints', () => {
+    const help = parse(['--help'], {}, '0.0.0');
+    assert.equal(help.kind, 'exit');
+    const output = help.kind === 'exit' ? help.output : '';
+    // An option line of --help: "  --watch, --volume-dir  Path to ...", or "  -h, --help  Show help".
+    const helpFlags = new Set(
+      output
+        .split('\n')
+        .map((l) => l.split(/\s{2,}/))
+        .filter((parts) => parts.length >= 3 && /^(-\w, )?--/.test(parts[1]!))
+        .flatMap((parts) => [...parts[1]!.matchAll(/--([a-z][a-z.-]*)/g)].map((m) => m[1]!)),
+    );
+    const readmeFlags = new Set(
+      [...rows.values()].flatMap((row) =>
+        [...row.split('|')[1]!.matchAll(/`--([a-z][a-z.-]*)`/g)].map((m) => m[1]!),
+      ),
+    );
+    helpFlags.delete('version');
+    readmeFlags.delete('version');
+    assert.ok(helpFlags.size > 40, `read only ${helpFlags.size} flags from --help`);
+    assert.deepEqual([...readmeFlags].sort(), [...helpFlags].sort());
+    for (const [, def] of Object.entries(OPTIONS)) {
+      const shown = def.defaultDescription;
+      if (shown) assert.ok(output.includes(`[default: ${shown}]`), `--help shows ${shown}`);
+    }
   });
 });
