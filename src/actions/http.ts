@@ -3,12 +3,6 @@
 // message: the URL is shown through redactUrl and header files are named by header and path.
 import { readFile as readFileFromDisk } from 'node:fs/promises';
 import type { Dispatcher } from 'undici';
-// Two of undici's own modules rather than its index: the index also loads fetch, WebSocket, the
-// mock and cache modules, and through them Node's bundled copy of undici (about 8 MiB of RSS).
-// The paths are pinned by undici's version range in package.json and checked by
-// test/unit/dependency-modules.test.ts; src/undici-modules.d.ts types them.
-import requestWith from 'undici/lib/api/api-request.js';
-import { getGlobalDispatcher } from 'undici/lib/global.js';
 import { realClock } from '../clock.js';
 import { formatDuration } from '../duration.js';
 import { ReloadError, messageOf } from '../errors.js';
@@ -55,6 +49,32 @@ const CONNECT_CODES = new Set([
 ]);
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN']);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+/**
+ * undici, loaded at the first request: its modules cost about 4 MiB of RSS, which a sidecar that
+ * only signals, or has not reloaded yet, does not pay. Two of undici's own modules rather than
+ * its index: the index also loads fetch, WebSocket, the mock and cache modules, and through them
+ * Node's bundled copy of undici (about 8 MiB more). The paths are pinned by undici's version range
+ * in package.json and checked by test/unit/dependency-modules.test.ts; src/undici-modules.d.ts
+ * types them.
+ */
+let undici:
+  | Promise<{
+      request: typeof import('undici/lib/api/api-request.js').default;
+      globalDispatcher: typeof import('undici/lib/global.js').getGlobalDispatcher;
+    }>
+  | undefined;
+
+function loadUndici(): NonNullable<typeof undici> {
+  undici ??= Promise.all([
+    import('undici/lib/api/api-request.js'),
+    import('undici/lib/global.js'),
+  ]).then(([api, global]) => ({
+    request: api.default,
+    globalDispatcher: global.getGlobalDispatcher,
+  }));
+  return undici;
+}
 
 /** Everything a request needs, resolved once when the action is created. */
 interface Prepared {
@@ -148,11 +168,12 @@ async function send(
   if (ctx.signal.aborted) throw aborted(p, ctx.signal.reason);
   // (1)
   const fromFiles = await readHeaderFiles(p);
+  const { request, globalDispatcher } = await loadUndici();
   // (2)
   const deadline = startDeadline(p.timeoutMs, ctx.signal);
   try {
     // (3)
-    const res = await requestWith.call(p.dispatcher ?? getGlobalDispatcher(), {
+    const res = await request.call(p.dispatcher ?? globalDispatcher(), {
       origin: p.url.origin,
       path: `${p.url.pathname}${p.url.search}`,
       method: p.method,
