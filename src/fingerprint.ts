@@ -148,18 +148,20 @@ async function readWatchPath(
 }
 
 /**
- * True when `dir` is what a kubelet volume leaves while it is removed (os.RemoveAll goes in
- * directory order, so `..data` can go first) or before its first commit: nothing in it but the
- * kubelet's own entries and key links into `..data`, and either some of those or, for an empty
- * directory, a volume in the last snapshot. A directory with content of its own is plain.
+ * True when `dir` is what a kubelet volume leaves while it is removed (entry by entry, `..data`
+ * possibly before the key links, or all at once, leaving an empty directory) or before its first
+ * commit: nothing in it but the kubelet's own entries and key links into `..data`, and either
+ * some of those or, for an empty directory, a volume in the last snapshot. A directory with
+ * content of its own is plain. Read through the thread pool, like the plain directory it
+ * usually is.
  */
 async function isTornVolume(dir: string, wasVolume: boolean): Promise<boolean> {
-  const entries = await syncFs.readdir(dir).catch(() => undefined);
+  const entries = await poolFs.readdir(dir).catch(() => undefined);
   if (entries === undefined) return false;
   for (const e of entries) {
     if (isKubeletBookkeeping(e.name)) continue;
     if (!e.isSymbolicLink()) return false;
-    const target = await syncFs.readlink(path.join(dir, e.name)).catch(() => '');
+    const target = await poolFs.readlink(path.join(dir, e.name)).catch(() => '');
     if (!target.startsWith(`${DATA_LINK}/`)) return false;
   }
   return entries.length > 0 || wasVolume;
