@@ -94,6 +94,8 @@ export class Pipeline {
   private lastReload: ReloadOutcome | undefined;
   private readonly abort = new AbortController();
   private resyncRequested = false;
+  /** The missing paths last logged, NUL-joined, while they stay missing. */
+  private waitingFor: string | undefined;
 
   constructor(private readonly deps: PipelineDeps) {}
 
@@ -153,12 +155,18 @@ export class Pipeline {
       return;
     }
     // A watched path that went away (a volume being torn down, a directory being replaced, a
-    // volume that lost its ..data link) is not new content: wait until it is back rather than tell the application to reload.
+    // volume that lost its ..data link) is not new content: wait until it is back rather than
+    // tell the application to reload. Said once per set of missing paths, not at every resync.
     const missing = snapshot.problems.filter((p) => p.code === 'ENOENT').map((p) => p.path);
     if (missing.length > 0 && this.applied && !this.appliedMissing(missing)) {
-      this.deps.log.info({ missing }, 'watched path missing; waiting for it to come back');
+      const key = missing.join('\0');
+      if (key !== this.waitingFor) {
+        this.deps.log.info({ missing }, 'watched path missing; waiting for it to come back');
+      }
+      this.waitingFor = key;
       return;
     }
+    this.waitingFor = undefined;
     this.noteProblems(snapshot);
     this.noteChange(snapshot);
     const resync = this.resyncRequested;

@@ -17,13 +17,24 @@ function snap(files: Record<string, string>): Snapshot {
   return { hash, files: map, problems: [], volumes: new Set() };
 }
 
+/** What takeSnapshot reports while the watched path /cfg does not exist. */
+function gone(): Snapshot {
+  return {
+    hash: 'gone',
+    files: new Map(),
+    problems: [{ path: '/cfg', code: 'ENOENT' }],
+    volumes: new Set(),
+  };
+}
+
 /** A pipeline behind a debouncer (as app.ts wires them), over a mutable "volume". */
 function setup(opts: { retry?: Partial<RetryPolicy>; actions?: number; quietMs?: number } = {}) {
   const clock = new FakeClock();
   const sink = logSink();
   const metrics = createMetrics('test', { processMetrics: false });
   const actions = Array.from({ length: opts.actions ?? 1 }, (_, i) => recordingAction(`a${i}`));
-  let content: Record<string, string> = { '/cfg/app.yaml': 'v1' };
+  /** null: the watched path /cfg is gone. */
+  let content: Record<string, string> | null = { '/cfg/app.yaml': 'v1' };
   let snapshots = 0;
   const debouncer: Debouncer = new Debouncer(() => pipeline.run(), {
     quietMs: opts.quietMs ?? 100,
@@ -34,7 +45,7 @@ function setup(opts: { retry?: Partial<RetryPolicy>; actions?: number; quietMs?:
   const pipeline = new Pipeline({
     takeSnapshot: () => {
       snapshots++;
-      return Promise.resolve(snap(content));
+      return Promise.resolve(content ? snap(content) : gone());
     },
     actions,
     retry: { initialMs: 500, maxMs: 30_000, maxAttempts: 0, ...opts.retry },
@@ -54,8 +65,8 @@ function setup(opts: { retry?: Partial<RetryPolicy>; actions?: number; quietMs?:
     pipeline,
     debouncer: d,
     snapshots: () => snapshots,
-    /** The kubelet swapped in new content and the watcher saw it. */
-    change(files: Record<string, string>) {
+    /** The kubelet swapped in new content (null: removed the volume) and the watcher saw it. */
+    change(files: Record<string, string> | null) {
       content = files;
       d.trigger();
     },
@@ -67,6 +78,33 @@ function setup(opts: { retry?: Partial<RetryPolicy>; actions?: number; quietMs?:
 }
 
 describe('Pipeline', () => {
+  it('waits while the watched path is gone, says so once, and reloads only for new content', async () => {
+    const t = setup();
+    await t.pipeline.init(false);
+    const waiting = () =>
+      t.sink.records.filter((r) => r.msg === 'watched path missing; waiting for it to come back');
+
+    t.change(null);
+    await t.clock.tick(100);
+    t.debouncer.trigger(); // a resync while it is still gone
+    await t.clock.tick(100);
+    assert.equal(t.action.calls.length, 0);
+    assert.equal(waiting().length, 1);
+    assert.deepEqual(waiting()[0]!.missing, ['/cfg']);
+
+    t.change({ '/cfg/app.yaml': 'v1' }); // back as it was
+    await t.clock.tick(100);
+    assert.equal(t.action.calls.length, 0);
+
+    t.change(null);
+    await t.clock.tick(100);
+    assert.equal(waiting().length, 2, 'gone again: said again');
+    t.change({ '/cfg/app.yaml': 'v2' }); // back with new content
+    await t.clock.tick(100);
+    assert.equal(t.action.calls.length, 1);
+    assert.equal(t.pipeline.status().applied, snap({ '/cfg/app.yaml': 'v2' }).hash);
+  });
+
   it('reloads once per real change, after the quiet period', async () => {
     const t = setup();
     await t.pipeline.init(false);
