@@ -8,10 +8,10 @@ import type { PathWatcher } from './watch/watcher.js';
 
 /** A heartbeat this late means the event loop is stuck (a sync call that never returns). */
 export const STALL_MS = 10_000;
-const BEAT_MS = 1000;
+export const BEAT_MS = 1000;
 
 export interface Heartbeat {
-  /** Milliseconds since the last beat. */
+  /** How late the next beat is, in milliseconds: 0 while the event loop keeps up. */
   lag(): number;
   stop(): void;
 }
@@ -24,7 +24,10 @@ export function startHeartbeat(clock: Clock): Heartbeat {
     timer = clock.setTimeout(beat, BEAT_MS);
   };
   beat();
-  return { lag: () => clock.now() - last, stop: () => timer?.cancel() };
+  return {
+    lag: () => Math.max(0, clock.now() - last - BEAT_MS),
+    stop: () => timer?.cancel(),
+  };
 }
 
 export function liveness(watchers: readonly PathWatcher[], heartbeat: Heartbeat): Probe {

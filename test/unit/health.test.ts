@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Clock } from '../../src/clock.js';
-import { STALL_MS, liveness, readiness, startHeartbeat } from '../../src/health.js';
+import { BEAT_MS, STALL_MS, liveness, readiness, startHeartbeat } from '../../src/health.js';
 import type { PathWatcher, WatchState } from '../../src/watch/watcher.js';
 import { FakeClock } from '../support/fake-clock.js';
 
@@ -52,6 +52,8 @@ describe('liveness', () => {
   it('is not live once the heartbeat is more than STALL_MS late', () => {
     const clock = stuckClock();
     const beat = startHeartbeat(clock);
+    clock.advance(BEAT_MS);
+    assert.equal(liveness([], beat).detail.eventLoopLagMs, 0, 'the next beat is due, not late');
     clock.advance(STALL_MS);
     assert.equal(liveness([], beat).ok, true, 'exactly STALL_MS late is still live');
     clock.advance(1);
