@@ -10,7 +10,7 @@ export interface Clock {
   now(): number;
   /**
    * Runs `fn` once after `ms` (at ms <= 0: as soon as pending I/O callbacks have run); the
-   * returned handle cancels it. Never keeps the process alive.
+   * returned handle cancels it. A delay keeps the process alive only while it is 0.
    */
   setTimeout(fn: () => void, ms: number): TimerHandle;
 }
@@ -19,10 +19,12 @@ export const realClock: Clock = {
   now: () => Date.now(),
   setTimeout(fn, ms) {
     // Node's setTimeout waits at least 1 ms; with --debounce 0 that is most of a reload's
-    // latency, so no delay at all means the next turn of the event loop.
+    // latency, so no delay at all means the next turn of the event loop. The immediate stays
+    // ref'd: an unref'd one does not wake a loop that is waiting for I/O, so one set from a timer
+    // callback (a retry) waited for the next unrelated wake-up, up to a second later. It runs at
+    // once, so it keeps nothing alive.
     if (ms <= 0) {
       const i = setImmediate(fn);
-      i.unref();
       return { cancel: () => clearImmediate(i) };
     }
     const t = setTimeout(fn, ms);

@@ -2,10 +2,12 @@
 // relative to the read buffer, on a kubelet volume (read synchronously) and in a plain directory
 // (read through the thread pool); and the real clock's zero delay.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { realClock } from '../../src/clock.js';
 import { takeSnapshot } from '../../src/fingerprint.js';
 import { AtomicWriter, cleanupTempDirs, makeTempDir } from '../support/atomic-writer.js';
@@ -54,5 +56,28 @@ describe('realClock', () => {
     realClock.setTimeout(() => fired.push('negative'), -5);
     await new Promise((resolve) => setImmediate(resolve));
     assert.deepEqual(fired, ['zero', 'negative']);
+  });
+
+  // Found by a review: the zero delay was an unref'd immediate, which does not wake an event
+  // loop waiting for I/O; set from a timer callback (a retry), it ran only at the next unrelated
+  // wake-up. Run in a child process of its own, where nothing else wakes the loop but a 3 s timer.
+  it('runs a zero delay set from a timer callback at once, not at the next wake-up', async () => {
+    const source = [
+      `import { realClock } from ${JSON.stringify(new URL('../../src/clock.ts', import.meta.url).pathname)};`,
+      'const keep = setTimeout(() => {}, 3000);',
+      'realClock.setTimeout(() => {',
+      '  const t = performance.now();',
+      '  realClock.setTimeout(() => {',
+      '    console.log(Math.round(performance.now() - t));',
+      '    clearTimeout(keep);',
+      '  }, 0);',
+      '}, 10);',
+    ].join('\n');
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', source],
+      { timeout: 10_000 },
+    );
+    assert.ok(Number(stdout) < 500, `the zero delay ran ${stdout.trim()} ms late`);
   });
 });
