@@ -22,10 +22,8 @@ export function createExecAction(opts: ExecActionOptions): Action {
     async run(ctx) {
       const result = await runShell({
         ...opts,
-        extraEnv: {
-          HOTRELOAD_CHANGED: ctx.changed.join('\n'),
-          HOTRELOAD_FINGERPRINT: ctx.fingerprint,
-        },
+        changed: ctx.changed,
+        fingerprint: ctx.fingerprint,
         signal: ctx.signal,
         label: 'exec',
       });

@@ -106,10 +106,8 @@ export function createCommandValidator(opts: CommandValidatorOptions): Validator
     async check(ctx) {
       const result = await runShell({
         ...opts,
-        extraEnv: {
-          HOTRELOAD_CHANGED: ctx.files.join('\n'),
-          HOTRELOAD_FINGERPRINT: ctx.fingerprint,
-        },
+        changed: ctx.files,
+        fingerprint: ctx.fingerprint,
         signal: ctx.signal,
         label: 'validate-cmd',
       });
