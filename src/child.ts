@@ -33,6 +33,8 @@ export class Supervisor {
   private child: ChildProcess | undefined;
   private exited: Promise<ChildExit> | undefined;
   private stopping = false;
+  /** Set when hotreload shuts down: the child is never started again. */
+  private closing = false;
   private reportOwnExit!: (exit: ChildExit) => void;
   /** Resolves when the child exits without hotreload having asked it to. */
   readonly exitedOnItsOwn = new Promise<ChildExit>((resolve) => (this.reportOwnExit = resolve));
@@ -49,6 +51,7 @@ export class Supervisor {
   }
 
   start(): void {
+    if (this.closing) return;
     const [file, ...args] = this.command;
     const child = spawn(file!, args, { stdio: 'inherit', env: this.deps.env });
     this.child = child;
@@ -103,11 +106,20 @@ export class Supervisor {
     return this.within(exited, KILL_WAIT_MS);
   }
 
-  /** Stops the child and starts it again with the same command. */
+  /** Stops the child and starts it again with the same command (unless hotreload is closing). */
   async restart(stopSignal: SignalSpec, timeoutMs: number): Promise<void> {
     const exit = await this.stop(stopSignal, timeoutMs);
+    if (this.closing) {
+      this.deps.log.info({ ...exit }, 'child stopped; not started again, hotreload is stopping');
+      return;
+    }
     this.deps.log.info({ ...exit }, 'child stopped; starting it again');
     this.start();
+  }
+
+  /** hotreload is shutting down: from now on the child is not started (again). */
+  close(): void {
+    this.closing = true;
   }
 
   private async within(p: Promise<ChildExit>, ms: number): Promise<ChildExit | undefined> {

@@ -70,10 +70,19 @@ async function run(config: Config, log: Logger, env: NodeJS.ProcessEnv): Promise
       : undefined;
   let requestExit!: (code: number) => void;
   const resync = { now: (): void => undefined };
-  // Signals are handled before anything starts, so one arriving during start-up is not fatal.
+  // Signals are handled before anything starts, so one arriving during start-up is not fatal. A
+  // second stop signal is only logged: Node's default action would end hotreload at once and
+  // leave a supervised child running; the shutdown in progress is bounded by its timeouts.
+  let stopping = false;
   const ending = Promise.race<Ending>([
     new Promise((resolve) => {
-      for (const s of STOP_SIGNALS) process.once(s, () => resolve({ kind: 'signal', signal: s }));
+      for (const s of STOP_SIGNALS) {
+        process.on(s, () => {
+          if (stopping) log.info({ signal: s }, 'already stopping');
+          stopping = true;
+          resolve({ kind: 'signal', signal: s });
+        });
+      }
     }),
     new Promise((resolve) => (requestExit = (code) => resolve({ kind: 'exit-action', code }))),
     ...(supervisor
@@ -86,6 +95,26 @@ async function run(config: Config, log: Logger, env: NodeJS.ProcessEnv): Promise
     );
   }
   supervisor?.start();
+  try {
+    return await serve(config, log, env, supervisor, ending, requestExit, resync);
+  } catch (err) {
+    // A fatal error (the port taken, the state file's directory read-only) must not leave the
+    // child running without its supervisor.
+    supervisor?.close();
+    await supervisor?.stop(config.process.stopSignal, config.process.stopTimeoutMs);
+    throw err;
+  }
+}
+
+async function serve(
+  config: Config,
+  log: Logger,
+  env: NodeJS.ProcessEnv,
+  supervisor: Supervisor | undefined,
+  ending: Promise<Ending>,
+  requestExit: (code: number) => void,
+  resync: { now: () => void },
+): Promise<number> {
   const metrics = createMetrics(VERSION, { configmapReload: config.configmapReloadMetrics });
   const actions = createActions(config, {
     supervisor,
@@ -123,6 +152,8 @@ async function run(config: Config, log: Logger, env: NodeJS.ProcessEnv): Promise
   });
   resync.now = () => app.resync('SIGHUP');
   const end = await ending;
+  // From here on a restart in progress (--restart of the child) does not start it again.
+  supervisor?.close();
   log.info({ ...end, shutdownTimeoutMs: config.shutdownTimeoutMs }, 'stopping');
   await app.stop(config.shutdownTimeoutMs);
   const code = await finish(end, supervisor, config);

@@ -2,6 +2,7 @@
 // child. The child (support/apps.ts events-child) appends every signal it gets to a file, so the
 // test reads what reached it; hotreload's exit code follows the child's.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import { readEvents, writeApp, type ChildEvent } from '../support/apps.js';
@@ -229,6 +230,95 @@ describe('a supervised child (hotreload -- COMMAND)', () => {
       const second = await childPid(hr, events, 2);
       assert.notEqual(second, first);
       assert.deepEqual(await hr.stop(), { code: 0, signal: null });
+    },
+  );
+
+  // Found by a code review: a restart still stopping the old child when hotreload was told to
+  // stop went on to start a new child, which outlived hotreload.
+  it(
+    'SIGTERM while --restart is still stopping the child: no new child is started, none is left',
+    TIMEOUT,
+    async () => {
+      const { dir, writer, events, command } = await setup();
+      const hr = hotreload([
+        '--watch',
+        dir,
+        '--restart',
+        '--stop-timeout',
+        '1500ms',
+        '--shutdown-timeout',
+        '200ms',
+        ...FAST,
+        ...command('ignore'),
+      ]);
+      const first = await childPid(hr, events);
+      await hr.ready();
+
+      await writer.write({ 'app.conf': 'v2\n' });
+      await waitForEvent(events, { pid: first, event: 'SIGTERM' });
+      const exit = await hr.stop();
+      assert.equal(exit.signal, null);
+      assert.equal(await isAlive(first), false);
+      assert.ok(
+        !hr.logs.some((r) => r.msg === 'child started' && r.pid !== first),
+        `a new child was started: ${JSON.stringify(hr.logs.filter((r) => r.msg === 'child started'))}`,
+      );
+    },
+  );
+
+  // Found by a code review: a second SIGTERM took Node's default action, and hotreload died at
+  // once, leaving a child that ignores SIGTERM running.
+  it('a second SIGTERM does not end hotreload before its child', TIMEOUT, async () => {
+    const { dir, events, command } = await setup();
+    const hr = hotreload([
+      '--watch',
+      dir,
+      '--restart',
+      '--stop-timeout',
+      '1s',
+      ...FAST,
+      ...command('ignore'),
+    ]);
+    const pid = await childPid(hr, events);
+    await hr.ready();
+    hr.proc.kill('SIGTERM');
+    await waitForEvent(events, { pid, event: 'SIGTERM' });
+    hr.proc.kill('SIGTERM');
+    const exit = await hr.exited;
+    assert.equal(exit.signal, null, 'hotreload was killed by the second SIGTERM');
+    assert.equal(await isAlive(pid), false);
+    assert.ok(hr.logs.some((r) => r.msg === 'already stopping'));
+  });
+
+  // Found by a code review: a fatal error after the child started (the port taken) ended
+  // hotreload with the child still running.
+  it(
+    'stops the child when hotreload cannot start (its port is taken) and exits 1',
+    TIMEOUT,
+    async () => {
+      const { dir, command } = await setup();
+      const blocker = net.createServer();
+      await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+      try {
+        const { port } = blocker.address() as net.AddressInfo;
+        const hr = hotreload([
+          '--watch',
+          dir,
+          '--signal',
+          'HUP',
+          ...FAST,
+          '--listen',
+          `127.0.0.1:${port}`,
+          ...command('exit0'),
+        ]);
+        const started = await hr.waitForLog((r) => r.msg === 'child started');
+        const pid = started.pid as number;
+        await trackPid(pid);
+        assert.equal((await hr.exited).code, 1);
+        assert.equal(await isAlive(pid), false);
+      } finally {
+        blocker.close();
+      }
     },
   );
 
