@@ -51,8 +51,10 @@ export interface App {
 
 export async function startApp(deps: AppDeps): Promise<App> {
   const { config, clock, log, metrics } = deps;
-  // Runs wait for the initial fingerprint.
-  let initialized: Promise<unknown> = Promise.resolve();
+  // Runs wait for the initial fingerprint: an event on a path already watched while another is
+  // still being set up must not run before init (it would compare against nothing).
+  let initDone!: () => void;
+  const initialized = new Promise<void>((resolve) => (initDone = resolve));
   const debouncer = new Debouncer(
     async () => {
       await initialized;
@@ -103,8 +105,8 @@ export async function startApp(deps: AppDeps): Promise<App> {
   // The initial fingerprint is taken once every watch is in place, so nothing falls in between.
   await raceTimeout(clock, Promise.all(watchers.map((w) => w.settled)), WATCH_SETTLE_TIMEOUT_MS);
   await warnAboutSubPaths(deps);
-  initialized = pipeline.init(config.reloadOnStart);
-  if (await initialized) debouncer.runNow();
+  const runAtOnce = await pipeline.init(config.reloadOnStart).finally(initDone);
+  if (runAtOnce) debouncer.runNow();
   const heartbeat = startHeartbeat(clock);
   const resync = startResync(clock, config.resyncIntervalMs, () => {
     pipeline.markResync();

@@ -94,6 +94,9 @@ export class Pipeline {
   private lastReload: ReloadOutcome | undefined;
   private readonly abort = new AbortController();
   private resyncRequested = false;
+  /** Fingerprints that failed in a row, and the run that tries again. */
+  private fingerprintFailures = 0;
+  private fingerprintRetry: TimerHandle | undefined;
   /** The missing paths last logged, NUL-joined, while they stay missing. */
   private waitingFor: string | undefined;
 
@@ -117,7 +120,10 @@ export class Pipeline {
       return true;
     }
     if (stored !== undefined && stored !== snapshot.hash) {
-      this.applied = { hash: stored, files: new Map(), problems: [], volumes: new Set() };
+      // What the application took is known only by its fingerprint; a path missing now is taken
+      // as missing then too, so it does not hold back the reload of the paths that changed.
+      const missing = snapshot.problems.filter((p) => p.code === 'ENOENT');
+      this.applied = { hash: stored, files: new Map(), problems: missing, volumes: new Set() };
       this.syncPendingGauge();
       this.deps.log.info(
         { ...fields, stored: short(stored) },
@@ -148,12 +154,16 @@ export class Pipeline {
     try {
       snapshot = await this.deps.takeSnapshot(this.current);
     } catch (err) {
-      this.deps.log.warn(
-        { err: errorFields(err) },
-        'fingerprint failed; trying again at the next event or resync',
-      );
+      // Not left to the next event or resync: a retry that was due would wait for them (and
+      // with --resync-interval 0, for ever).
+      this.fingerprintFailures++;
+      const retryInMs = backoffDelay(this.deps.retry, this.fingerprintFailures, this.deps.random);
+      this.deps.log.warn({ err: errorFields(err), retryInMs }, 'fingerprint failed; trying again');
+      this.fingerprintRetry?.cancel();
+      this.fingerprintRetry = this.deps.clock.setTimeout(() => this.deps.requestRun(), retryInMs);
       return;
     }
+    this.fingerprintFailures = 0;
     // A watched path that went away (a volume being torn down, a directory being replaced, a
     // volume that lost its ..data link) is not new content: wait until it is back rather than
     // tell the application to reload. Said once per set of missing paths, not at every resync.
@@ -169,12 +179,16 @@ export class Pipeline {
     this.waitingFor = undefined;
     this.noteProblems(snapshot);
     this.noteChange(snapshot);
+    this.syncPendingGauge();
     const resync = this.resyncRequested;
     this.resyncRequested = false;
     if (snapshot.hash === this.applied?.hash) {
       if (this.pending)
         this.deps.log.info({}, 'content is back to the applied version; pending reload dropped');
       this.clearPending();
+      // Content given up on or rejected that comes back later is a new change.
+      this.gaveUp = undefined;
+      this.rejected = undefined;
       return;
     }
     // After giving up, only a new change or a resync tries again (not an event that changed
@@ -210,6 +224,7 @@ export class Pipeline {
   /** Cancels a scheduled retry. */
   stop(): void {
     this.clearPending();
+    this.fingerprintRetry?.cancel();
   }
 
   get ready(): boolean {

@@ -157,6 +157,32 @@ describe('the applied fingerprint across restarts (--state-file)', () => {
     assert.deepEqual(store.saved, [snap('v1').hash]);
   });
 
+  // Found by a code review: the stand-in for the stored content had no missing paths, so a watched
+  // path missing at start held back the reload of the others for ever.
+  it('reloads a change made while it was down even though another watched path is missing', async () => {
+    const store = memoryStore(snap('v0').hash);
+    const action = recordingAction();
+    const withMissing: Snapshot = {
+      ...snap('v1'),
+      problems: [{ path: '/not-yet', code: 'ENOENT' }],
+    };
+    const pipeline = new Pipeline({
+      takeSnapshot: () => Promise.resolve(withMissing),
+      actions: [action],
+      store,
+      retry: { initialMs: 500, maxMs: 500, maxAttempts: 0 },
+      clock: new FakeClock(),
+      random: () => 1,
+      log: logSink().log,
+      metrics: createMetrics('test', { processMetrics: false }),
+      requestRun: () => undefined,
+    });
+    assert.equal(await pipeline.init(false), true);
+    await pipeline.run();
+    assert.equal(action.calls.length, 1);
+    assert.deepEqual(store.saved, [withMissing.hash]);
+  });
+
   it('stores the initial content without a stored state, and each delivered change', async () => {
     const store = memoryStore(undefined);
     const t = setup({ store });

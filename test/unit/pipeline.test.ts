@@ -223,6 +223,26 @@ describe('Pipeline', () => {
     assert.equal(t.pipeline.status().applied, snap({ '/cfg/app.yaml': 'v2' }).hash);
   });
 
+  // Found by a code review: content given up on, then reverted to the applied version, then
+  // back again, was still "given up" and never delivered.
+  it('tries content it gave up on again when it comes back after a revert', async () => {
+    const t = setup({ retry: { maxAttempts: 2 } });
+    await t.pipeline.init(false);
+    t.action.script.push('fail', 'fail', 'ok');
+    t.change({ '/cfg/app.yaml': 'v2' });
+    await t.clock.tick(100);
+    await t.clock.tick(500);
+    assert.equal(t.pipeline.status().gaveUp, snap({ '/cfg/app.yaml': 'v2' }).hash);
+    t.change({ '/cfg/app.yaml': 'v1' }); // reverted: the applied content
+    await t.clock.tick(100);
+    assert.equal(t.pipeline.status().gaveUp, undefined);
+    assert.equal(await t.gauge('hotreload_pending_reload'), 0);
+    t.change({ '/cfg/app.yaml': 'v2' }); // back again, the endpoint fixed
+    await t.clock.tick(100);
+    assert.equal(t.action.calls.length, 3);
+    assert.equal(t.pipeline.status().applied, snap({ '/cfg/app.yaml': 'v2' }).hash);
+  });
+
   it('replaces a pending retry with a newer change, which starts at attempt 1', async () => {
     const t = setup({ retry: { initialMs: 10_000, maxMs: 10_000 } });
     await t.pipeline.init(false);
@@ -319,8 +339,9 @@ describe('Pipeline', () => {
       random: () => 1,
       log: sink.log,
       metrics: createMetrics('test', { processMetrics: false }),
-      requestRun: () => {},
+      requestRun: () => requested++,
     });
+    let requested = 0;
     await assert.rejects(p.init(false));
     fail = false;
     await p.init(false);
@@ -328,6 +349,13 @@ describe('Pipeline', () => {
     await p.run();
     assert.ok(sink.records.some((r) => r.msg.startsWith('fingerprint failed')));
     assert.equal(action.calls.length, 0);
+    // It asks for another run itself, not leaving it to the next event or resync.
+    assert.equal(requested, 0);
+    await clock.tick(1);
+    assert.equal(requested, 1);
+    fail = false;
+    await p.run();
+    assert.equal(p.status().current, snap({ a: '2' }).hash);
   });
 
   it('updates the metrics for a success', async () => {
