@@ -15,6 +15,9 @@ export interface Clock {
   setTimeout(fn: () => void, ms: number): TimerHandle;
 }
 
+/** The longest delay Node's setTimeout honours. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export const realClock: Clock = {
   now: () => Date.now(),
   setTimeout(fn, ms) {
@@ -27,8 +30,17 @@ export const realClock: Clock = {
       const i = setImmediate(fn);
       return { cancel: () => clearImmediate(i) };
     }
-    const t = setTimeout(fn, ms);
-    t.unref();
+    // Node fires a delay over 2^31-1 ms (24.8 days) after 1 ms: a longer one is waited out in
+    // steps of at most that.
+    let t: NodeJS.Timeout;
+    const arm = (left: number) => {
+      t = setTimeout(
+        () => (left > MAX_TIMER_MS ? arm(left - MAX_TIMER_MS) : fn()),
+        Math.min(left, MAX_TIMER_MS),
+      );
+      t.unref();
+    };
+    arm(ms);
     return { cancel: () => clearTimeout(t) };
   },
 };

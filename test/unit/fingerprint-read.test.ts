@@ -58,6 +58,16 @@ describe('realClock', () => {
     assert.deepEqual(fired, ['zero', 'negative']);
   });
 
+  // Found by a code review: Node fires a delay over 2^31-1 ms after 1 ms, so --resync-interval
+  // 600h re-fingerprinted continuously (2895 TimeoutOverflowWarnings in 4 s).
+  it('waits out a delay longer than 24.8 days instead of firing it at once', async () => {
+    let fired = false;
+    const timer = realClock.setTimeout(() => (fired = true), 2 ** 31 + 5);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    timer.cancel();
+    assert.equal(fired, false);
+  });
+
   // Found by a review: the zero delay was an unref'd immediate, which does not wake an event
   // loop waiting for I/O; set from a timer callback (a retry), it ran only at the next unrelated
   // wake-up. Run in a child process of its own, where nothing else wakes the loop but a 3 s timer.
