@@ -326,10 +326,15 @@ class ChokidarPathWatcher implements PathWatcher {
   }
 }
 
-/** "dev:ino" of what `p` names now, or undefined when it is gone. */
+/**
+ * "dev:ino:birth" of what `p` names now, or undefined when it is gone. The inode number alone is
+ * not enough: ext4 gives a directory made right after a removal the same number. The birth time
+ * tells them apart; where the filesystem keeps none, the change time does (it also moves when
+ * entries change, which at worst makes the watcher start over once for nothing).
+ */
 async function identity(p: string): Promise<string | undefined> {
-  const st = await stat(p).catch(() => undefined);
-  return st && `${st.dev}:${st.ino}`;
+  const st = await stat(p, { bigint: true }).catch(() => undefined);
+  return st && `${st.dev}:${st.ino}:${st.birthtimeNs > 0n ? st.birthtimeNs : st.ctimeNs}`;
 }
 
 function watchedPathOf(details: unknown): string | undefined {

@@ -1,7 +1,8 @@
 // Real chokidar on real temporary directories, updated the way the kubelet updates a volume.
 // Every wait is bounded; every watcher is closed by the test that opened it.
 import assert from 'node:assert/strict';
-import { mkdir, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { mkdirSync, rmSync } from 'node:fs';
+import { mkdir, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import { realClock, type Clock, type TimerHandle } from '../../src/clock.js';
@@ -156,6 +157,28 @@ describe('watching a plain directory', () => {
     assert.equal(w.state, 'watching');
     await writeFile(path.join(dir, 'x.conf'), 'x');
     await waitFor(() => named(rec.events, 'x.conf').length > 0, 5000, 'event in the new directory');
+  });
+
+  // Found by a code review: ext4 gives a directory made right after a removal the same inode
+  // number, so the watcher took the new directory for the old one and kept a dead watch.
+  it('starts over when the directory is removed and made again at once (same inode number)', async () => {
+    const parent = await makeTempDir('plain');
+    const dir = path.join(parent, 'conf');
+    await mkdir(dir);
+    const rec = recorder({ pollMissingMs: 20 });
+    await startWatching(dir, rec.opts);
+    const before = await stat(dir);
+    // In one go, as `rm -rf conf; mkdir conf` from another process: no event is handled between.
+    rmSync(dir, { recursive: true });
+    mkdirSync(dir);
+    const after = await stat(dir);
+    await waitFor(() => rec.events.some((e) => e.event === 'appeared'), 5000, 'appeared');
+    await writeFile(path.join(dir, 'x.conf'), 'x');
+    await waitFor(
+      () => named(rec.events, 'x.conf').length > 0,
+      5000,
+      `an event in the new directory (inode ${before.ino} before, ${after.ino} after)`,
+    );
   });
 });
 
