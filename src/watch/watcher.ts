@@ -77,6 +77,8 @@ interface Anchor {
 const DEFAULT_POLL_MISSING_MS = 1000;
 const DEFAULT_POLL_FALLBACK_MS = 1000;
 const DEFAULT_RETRY_FAILED_MS = 5000;
+/** After a chokidar event, when the plain-directory plan reports once more: past its 50 ms throttle. */
+const TRAILING_MS = 75;
 /** The kernel refused another inotify watch or instance: this path is not watched at all. */
 const LIMIT_CODES = new Set(['ENOSPC', 'EMFILE', 'ENFILE']);
 const BASE_OPTIONS = {
@@ -119,7 +121,8 @@ async function anchorFor(target: WatchTarget): Promise<Anchor | undefined> {
  * - kubelet volume: the volume directory only (one inotify watch); each of its inotify events is
  *   reported, the swap being `rename ..data_tmp` and `rename ..data`.
  * - plain directory: the whole tree, through chokidar's events (which include files found when a
- *   new subdirectory is scanned); every event counts.
+ *   new subdirectory is scanned); every event counts, and is followed by one more report
+ *   TRAILING_MS later, for a change chokidar's throttle dropped (below).
  * - anything else (a single file; a directory inside a kubelet volume): the anchor directory only
  *   (one inotify watch), reporting events that name the way to the target or a `..` name, so an
  *   atomic replace of the file and a kubelet swap are seen, and siblings are not reported.
@@ -145,6 +148,8 @@ class ChokidarPathWatcher implements PathWatcher {
   mode: 'inotify' | 'polling' = 'inotify';
   private fsw: FSWatcher | undefined;
   private timer: TimerHandle | undefined;
+  /** The report that follows chokidar's events (see planFor). */
+  private trailing: TimerHandle | undefined;
   private loggedWaiting = false;
   private markSettled!: () => void;
   readonly settled = new Promise<void>((resolve) => (this.markSettled = resolve));
@@ -204,7 +209,16 @@ class ChokidarPathWatcher implements PathWatcher {
     this.kind = target.kind;
     let ready = false;
     const report = (event: string, p: string) => {
-      if (ready) this.opts.onEvent({ watchPath: this.watchPath, event, path: p });
+      if (!ready) return;
+      this.opts.onEvent({ watchPath: this.watchPath, event, path: p });
+      if (plan.report !== 'chokidar' || this.trailing) return;
+      // chokidar drops a second "change" of a path within 50 ms of the first and never reports
+      // it later; one more look after that window catches it (the fingerprint decides).
+      this.trailing = this.opts.clock.setTimeout(() => {
+        this.trailing = undefined;
+        if (this.fsw === fsw)
+          this.opts.onEvent({ watchPath: this.watchPath, event: 'trailing', path: p });
+      }, TRAILING_MS);
     };
     if (plan.report === 'chokidar') fsw.on('all', report);
     fsw.on('raw', (event, name, details) => {
@@ -253,6 +267,8 @@ class ChokidarPathWatcher implements PathWatcher {
   }
 
   private async stopWatching(): Promise<void> {
+    this.trailing?.cancel();
+    this.trailing = undefined;
     const fsw = this.fsw;
     this.fsw = undefined;
     await fsw?.close();

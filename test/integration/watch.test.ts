@@ -126,6 +126,27 @@ describe('watching a kubelet volume', () => {
 });
 
 describe('watching a plain directory', () => {
+  // Found by a code review: chokidar drops a second "change" of a path within 50 ms of the first,
+  // so with --debounce 0 the second write of a pair was never delivered.
+  it('reports again after a second write within 50 ms of the first', async () => {
+    const dir = await makeTempDir('plain');
+    const file = path.join(dir, 'app.conf');
+    await writeFile(file, 'v1');
+    const arrivals: number[] = [];
+    const rec = recorder();
+    const onEvent = rec.opts.onEvent;
+    await startWatching(dir, {
+      ...rec.opts,
+      onEvent: (e) => (arrivals.push(Date.now()), onEvent(e)),
+    });
+    await writeFile(file, 'v2');
+    await waitFor(() => arrivals.length > 0, 5000, 'the first change');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await writeFile(file, 'v3');
+    const second = Date.now();
+    await waitFor(() => arrivals.some((t) => t >= second), 2000, 'a report after the second write');
+  });
+
   it('reports add, change and unlink deep in a subdirectory', async () => {
     const dir = await makeTempDir('plain');
     await mkdir(path.join(dir, 'sub', 'deeper'), { recursive: true });
