@@ -134,7 +134,7 @@ describe('watching a plain directory', () => {
     await writeFile(file, 'v1');
     const arrivals: number[] = [];
     const rec = recorder();
-    const onEvent = rec.opts.onEvent;
+    const onEvent = (e: WatchEvent) => rec.opts.onEvent(e);
     await startWatching(dir, {
       ...rec.opts,
       onEvent: (e) => (arrivals.push(Date.now()), onEvent(e)),
