@@ -1,7 +1,7 @@
 // The checks that run before the actions: --validate (syntax of changed files) and
 // --validate-cmd (a user's command). A failed check is a ValidationError: the reload is not
 // attempted, the application keeps its configuration, and only a new change tries again.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { ReloadError, messageOf } from '../errors.js';
@@ -42,9 +42,18 @@ export interface Validator {
 /** Files bigger than this are not parsed (a ConfigMap holds at most 1 MiB in all). */
 export const MAX_VALIDATED_BYTES = 8 * 1024 * 1024;
 
-export function createSyntaxValidator(
-  read: (p: string) => Promise<Buffer> = (p) => readFile(p),
-): Validator {
+/** How the syntax check reaches the files; the real filesystem unless a test says otherwise. */
+export interface ValidatedFiles {
+  read(p: string): Promise<Buffer>;
+  size(p: string): Promise<number>;
+}
+
+const realFiles: ValidatedFiles = {
+  read: (p) => readFile(p),
+  size: async (p) => (await stat(p)).size,
+};
+
+export function createSyntaxValidator(files: ValidatedFiles = realFiles): Validator {
   return {
     kind: 'syntax',
     async check(ctx) {
@@ -54,7 +63,7 @@ export function createSyntaxValidator(
       for (const file of ctx.files) {
         const checker = checkerFor(file);
         if (!checker) continue;
-        const problem = await checkFile(file, checker, read);
+        const problem = await checkFile(file, checker, files);
         if (problem) problems.push(problem);
       }
       if (problems.length === 0) return;
@@ -73,12 +82,14 @@ export function createSyntaxValidator(
 async function checkFile(
   file: string,
   checker: NonNullable<ReturnType<typeof checkerFor>>,
-  read: (p: string) => Promise<Buffer>,
+  files: ValidatedFiles,
 ): Promise<FileProblem | undefined> {
   const base = { path: file, format: checker.format, line: undefined, column: undefined };
   let data: Buffer;
   try {
-    data = await read(file);
+    // Skipped before it is read: a huge file would be read whole (or, past 2 GiB, not at all).
+    if ((await files.size(file)) > MAX_VALIDATED_BYTES) return undefined;
+    data = await files.read(file);
   } catch (err) {
     // Gone since the fingerprint: the next run sees the newer content.
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;

@@ -66,11 +66,18 @@ function yamlWords(message: string): string {
 
 function checkJson(text: string): SyntaxProblem | undefined {
   const errors: ParseError[] = [];
-  parseJson(text, errors, {
-    disallowComments: true,
-    allowTrailingComma: false,
-    allowEmptyContent: false,
-  });
+  try {
+    parseJson(text, errors, {
+      disallowComments: true,
+      allowTrailingComma: false,
+      allowEmptyContent: false,
+    });
+  } catch (err) {
+    // The parser recurses: nesting deep enough to exhaust the stack (Go's encoding/json gives up
+    // at 10000 levels) is refused like a syntax error, not retried as a failed check.
+    if (!(err instanceof RangeError)) throw err;
+    return { line: undefined, column: undefined, message: 'nested too deeply to check in JSON' };
+  }
   const err = errors[0];
   if (!err) return undefined;
   const pos = positionOf(text, err.offset);

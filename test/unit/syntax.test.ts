@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import {
+  MAX_VALIDATED_BYTES,
+  ValidationError,
+  createSyntaxValidator,
+} from '../../src/validate/index.js';
 import { checkerFor } from '../../src/validate/syntax.js';
 
 function check(file: string, text: string) {
@@ -84,5 +89,46 @@ describe('syntax checks', () => {
       assert.ok(p, `expected a problem in ${text}`);
       assert.doesNotMatch(p.message, /s3cret/, p.message);
     }
+  });
+});
+
+describe('the --validate check on files', () => {
+  const ctx = (files: string[]) => ({
+    files,
+    fingerprint: 'f',
+    signal: new AbortController().signal,
+  });
+
+  // Found by a code review: the recursive JSON parser overflowed the stack, which was retried as a
+  // failed check for ever instead of refusing the file.
+  it('refuses JSON nested too deeply to check, like a syntax error', async () => {
+    const deep = Buffer.from('['.repeat(200_000));
+    const v = createSyntaxValidator({
+      read: () => Promise.resolve(deep),
+      size: () => Promise.resolve(deep.length),
+    });
+    const err = await v.check(ctx(['/etc/app/deep.json'])).catch((e: unknown) => e);
+    assert.ok(err instanceof ValidationError, `got ${String(err)}`);
+    assert.equal(err.problems[0]?.message, 'nested too deeply to check in JSON');
+  });
+
+  // Found by a code review: the size limit was applied after reading the whole file.
+  it('skips a file over MAX_VALIDATED_BYTES without reading it', async () => {
+    const v = createSyntaxValidator({
+      read: () => Promise.reject(new Error('read a file it should have skipped')),
+      size: () => Promise.resolve(MAX_VALIDATED_BYTES + 1),
+    });
+    await v.check(ctx(['/etc/app/huge.yaml']));
+  });
+
+  it('refuses a file it cannot read, naming the error', async () => {
+    const eacces = Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+    const v = createSyntaxValidator({
+      read: () => Promise.reject(eacces),
+      size: () => Promise.resolve(10),
+    });
+    const err = await v.check(ctx(['/etc/app/secret.yaml'])).catch((e: unknown) => e);
+    assert.ok(err instanceof ValidationError);
+    assert.equal(err.problems[0]?.message, 'cannot read: EACCES');
   });
 });
