@@ -3,8 +3,10 @@
 //   1. send --stop-signal; a process already gone counts as stopped;
 //   2. wait up to --stop-timeout for it to exit (gone, zombie, or its PID reused);
 //   3. still there: SIGKILL, and wait a little more; still there then is a failed reload;
-//   4. with --restart-wait: wait for a new matching process to appear and log its PID; a retry
-//      of the same change only waits again, it never stops the new process.
+//   4. with --restart-wait: wait for a new matching process to appear and log its PID.
+// A retry of the same change never stops a process that started after its first attempt (it
+// already runs the new configuration): it stops only what the first attempt found and could not
+// stop yet, then waits again.
 // A selector that picks the supervised child restarts it in place instead.
 import type { Logger } from 'pino';
 import { pollUntil, type Clock } from '../clock.js';
@@ -32,10 +34,14 @@ const SIGKILL = parseSignal('KILL')!;
 
 export function createRestartAction(opts: RestartActionOptions): Action {
   const { supervisor, selector } = opts;
-  // The processes stopped for a fingerprint whose new process has not been seen yet. A retry of
-  // the same content only waits for the new process: stopping again would kill a process that
-  // already runs the new configuration (a container slower to come back than --restart-wait).
-  let awaiting: { fingerprint: string; old: readonly ProcInfo[] } | undefined;
+  // The restart of one fingerprint across its attempts: the processes its first attempt found
+  // (the ones running the old configuration), those already stopped, and whether all were. A
+  // retry stops only old processes still running: stopping one that started since would kill a
+  // process that already runs the new configuration (a container slower to come back than
+  // --restart-wait, or one restarted before a later target failed to stop).
+  let restart:
+    | { fingerprint: string; old: Set<string> | undefined; stopped: ProcInfo[]; done: boolean }
+    | undefined;
   return {
     kind: 'restart',
     target: selector ? describeSelector(selector) : 'the child',
@@ -44,23 +50,34 @@ export function createRestartAction(opts: RestartActionOptions): Action {
         await supervisor.restart(opts.stopSignal, opts.stopTimeoutMs);
         return;
       }
-      if (awaiting?.fingerprint !== ctx.fingerprint) {
-        const targets = await resolveTargets(opts);
-        for (const target of targets) {
-          // A selector that picks hotreload's own child restarts it in place, as without one.
-          if (target.pid === supervisor?.pid)
-            await supervisor.restart(opts.stopSignal, opts.stopTimeoutMs);
-          else await stopProcess(target, opts);
-        }
-        awaiting = {
-          fingerprint: ctx.fingerprint,
-          old: targets.filter((t) => t.pid !== supervisor?.pid),
-        };
+      if (restart?.fingerprint !== ctx.fingerprint) {
+        restart = { fingerprint: ctx.fingerprint, old: undefined, stopped: [], done: false };
       }
-      if (opts.restartWaitMs > 0 && awaiting.old.length > 0) await waitForNew(awaiting.old, opts);
-      awaiting = undefined;
+      if (!restart.done) {
+        const targets = await resolveTargets(opts);
+        const old = (restart.old ??= new Set(targets.map(processKey)));
+        for (const target of targets) {
+          if (!old.has(processKey(target))) continue;
+          // A selector that picks hotreload's own child restarts it in place, as without one.
+          if (target.pid === supervisor?.pid) {
+            await supervisor.restart(opts.stopSignal, opts.stopTimeoutMs);
+          } else {
+            await stopProcess(target, opts);
+            restart.stopped.push(target);
+          }
+        }
+        restart.done = true;
+      }
+      if (opts.restartWaitMs > 0 && restart.stopped.length > 0)
+        await waitForNew(restart.stopped, opts);
+      restart = undefined;
     },
   };
+}
+
+/** Tells a process from a later one with the same PID. */
+function processKey(p: ProcInfo): string {
+  return `${p.pid}:${p.startTime}`;
 }
 
 async function stopProcess(target: ProcInfo, opts: RestartActionOptions): Promise<void> {
@@ -110,10 +127,10 @@ function waitGone(target: ProcInfo, ms: number, opts: RestartActionOptions): Pro
 
 // (4)
 async function waitForNew(old: readonly ProcInfo[], opts: RestartActionOptions): Promise<void> {
-  const known = new Set(old.map((p) => `${p.pid}:${p.startTime}`));
+  const known = new Set(old.map(processKey));
   const appeared = await pollUntil(opts.clock, opts.restartWaitMs, POLL_MS * 2, async () => {
     const targets = await resolveTargets(opts).catch(() => []);
-    const fresh = targets.filter((p) => !known.has(`${p.pid}:${p.startTime}`));
+    const fresh = targets.filter((p) => !known.has(processKey(p)));
     if (fresh.length > 0) opts.log.info({ pids: fresh.map((p) => p.pid) }, 'new process started');
     return fresh.length > 0;
   });

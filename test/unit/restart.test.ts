@@ -171,6 +171,33 @@ describe('--restart', () => {
     assert.ok(r.at >= 3000 && r.at < 3500, `gave up after ${r.at}ms`);
   });
 
+  // Found by a code review: when a later target failed to stop, the retry stopped the earlier
+  // target's new process again, though it already ran the new configuration.
+  it('on a retry, stops only the processes of the first attempt still running, never a new one', async () => {
+    const clock = new FakeClock();
+    proc.add({ pid: 50, ...APP });
+    let refused = false;
+    const kill = recordingKill((pid) => {
+      if (pid === 50 && !refused) {
+        refused = true;
+        throw errnoError('EPERM');
+      }
+      proc.remove(pid);
+      if (pid === 40) proc.add({ pid: 41, ...APP }); // its container came back at once
+    });
+    const action = createRestartAction(options(kill, clock));
+    const first = await settle(clock, action.run(ctx));
+    assert.ok(first.error instanceof ReloadError);
+    assert.equal(first.error.code, 'E_PERMISSION');
+    const retry = await settle(clock, action.run({ ...ctx, attempt: 2 }));
+    assert.equal(retry.error, undefined);
+    assert.deepEqual(kill.calls, [
+      { pid: 40, signal: 'SIGTERM' },
+      { pid: 50, signal: 'SIGTERM' },
+      { pid: 50, signal: 'SIGTERM' },
+    ]);
+  });
+
   it('fails with E_NO_PROCESS when nothing matches', async () => {
     const clock = new FakeClock();
     proc.remove(40);
