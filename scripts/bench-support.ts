@@ -8,9 +8,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { AtomicWriter, makeTempDir } from '../test/support/atomic-writer.js';
-import { readLogLines } from '../test/support/hotreload-process.js';
+import { spawnHotreload, type HotreloadProcess } from '../test/support/hotreload-process.js';
 import { startTarget } from '../test/support/http-target.js';
-import type { LogRecord } from '../test/support/log-sink.js';
 
 /** The key every bench volume holds; the target reads it at request time. */
 export const KEY = 'app.conf';
@@ -34,16 +33,8 @@ console.log('ready');
 
 // ---- hotreload as the image runs it -------------------------------------------------------------
 
-/** A running hotreload and its JSON log records. */
-export interface EntrypointProcess {
-  readonly proc: ChildProcess;
-  readonly logs: readonly LogRecord[];
-  stderr(): string;
-  /** Resolves at 'hotreload started'; rejects on exit or after timeoutMs. */
-  ready(timeoutMs: number): Promise<void>;
-  /** Sends `signal` and waits for the exit (SIGKILL after timeoutMs). */
-  stop(signal: NodeJS.Signals, timeoutMs: number): Promise<void>;
-}
+/** A running hotreload, as the tests start it, with its JSON log records. */
+export type EntrypointProcess = HotreloadProcess;
 
 /** The first line of `main`: the command the image's entrypoint runs it with. */
 export function entrypointCommand(main: string): string {
@@ -56,52 +47,12 @@ export function entrypointCommand(main: string): string {
  * PATH, so that is the `node` it starts.
  */
 export function startEntrypoint(main: string, args: readonly string[]): EntrypointProcess {
-  const proc = spawn(main, args, {
+  const hr = spawnHotreload(main, args, {
     env: { PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}` },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  spawned.add(proc);
-  proc.once('exit', () => spawned.delete(proc));
-  const logs: LogRecord[] = [];
-  const waiters = new Set<() => void>();
-  let stderr = '';
-  readLogLines(proc.stdout, logs, () => {
-    for (const w of waiters) w();
-  });
-  proc.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  return {
-    proc,
-    logs,
-    stderr: () => stderr,
-    ready: (timeoutMs) =>
-      new Promise((resolve, reject) => {
-        const check = () => {
-          if (!logs.some((r) => r.msg === 'hotreload started')) return;
-          done();
-          resolve();
-        };
-        const failed = (why: string) => () => {
-          done();
-          reject(new Error(`hotreload ${why}; stderr: ${stderr}; logs: ${JSON.stringify(logs)}`));
-        };
-        const exitedEarly = failed('exited before it was ready');
-        const timer = setTimeout(failed(`was not ready within ${timeoutMs} ms`), timeoutMs);
-        const done = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-          proc.off('exit', exitedEarly);
-        };
-        waiters.add(check);
-        proc.once('exit', exitedEarly);
-        check();
-      }),
-    async stop(signal, timeoutMs) {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-      const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
-      await exited(proc, timeoutMs + 5000);
-      clearTimeout(timer);
-    },
-  };
+  spawned.add(hr.proc);
+  hr.proc.once('exit', () => spawned.delete(hr.proc));
+  return hr;
 }
 
 // ---- processes ---------------------------------------------------------------------------------

@@ -522,6 +522,30 @@ describe('the target process is missing, foreign or dies', () => {
   );
 });
 
+/**
+ * A kubelet volume holding app.conf v1 as its own directory (so it can be removed whole), an
+ * endpoint that reads it, and a ready hotreload with the production-like quiet period.
+ */
+async function volumeToRemove(name: string) {
+  const dir = path.join(await makeTempDir(name), 'config');
+  await mkdir(dir);
+  await new AtomicWriter(dir).write({ 'app.conf': 'v1' });
+  const app = await startEndpoint(path.join(dir, 'app.conf'));
+  // QUIET after FAST: the later --debounce wins.
+  const hr = hotreload([...httpArgs(dir, app.url), ...QUIET]);
+  return { dir, app, hr, base: await hr.ready() };
+}
+
+/** Removes the volume directory and waits until hotreload waits for it. */
+async function removeVolume(dir: string, base: string | undefined): Promise<void> {
+  await rm(dir, { recursive: true });
+  await waitFor(
+    async () => (await status(base)).watched[0]?.state === 'waiting',
+    5000,
+    'the watcher to wait for the path',
+  );
+}
+
 describe('the watched volume misbehaves', () => {
   // Found by this suite: a removed volume directory was a change like any other, so the
   // application was told to reload while its configuration was gone (and read nothing), then again
@@ -530,20 +554,9 @@ describe('the watched volume misbehaves', () => {
     'the whole volume directory is removed, then recreated with new content: no reload while it is gone, then exactly one with the new content',
     T,
     async () => {
-      const parent = await makeTempDir('removed');
-      const dir = path.join(parent, 'config');
-      await mkdir(dir);
-      await new AtomicWriter(dir).write({ 'app.conf': 'v1' });
-      const app = await startEndpoint(path.join(dir, 'app.conf'));
-      const hr = hotreload(['--watch', dir, '--http-url', app.url, ...FAST, ...RESYNC, ...QUIET]);
-      const base = await hr.ready();
+      const { dir, app, hr, base } = await volumeToRemove('removed');
 
-      await rm(dir, { recursive: true });
-      await waitFor(
-        async () => (await status(base)).watched[0]?.state === 'waiting',
-        5000,
-        'the watcher to wait for the path',
-      );
+      await removeVolume(dir, base);
       await quietFor(SETTLE_MS);
       await assertAlive(hr, base);
       const whileGone = app.calls.map((c) => c.content.toString());
@@ -573,21 +586,10 @@ describe('the watched volume misbehaves', () => {
     'the volume directory is removed and recreated with the same content: no reload',
     T,
     async () => {
-      const parent = await makeTempDir('recreated');
-      const dir = path.join(parent, 'config');
-      await mkdir(dir);
-      await new AtomicWriter(dir).write({ 'app.conf': 'v1' });
-      const app = await startEndpoint(path.join(dir, 'app.conf'));
-      const hr = hotreload(['--watch', dir, '--http-url', app.url, ...FAST, ...RESYNC, ...QUIET]);
-      const base = await hr.ready();
+      const { dir, app, hr, base } = await volumeToRemove('recreated');
       const before = await status(base);
 
-      await rm(dir, { recursive: true });
-      await waitFor(
-        async () => (await status(base)).watched[0]?.state === 'waiting',
-        5000,
-        'the watcher to wait for the path',
-      );
+      await removeVolume(dir, base);
       await mkdir(dir);
       await new AtomicWriter(dir).write({ 'app.conf': 'v1' });
       await waitFor(

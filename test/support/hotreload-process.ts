@@ -48,7 +48,7 @@ export interface RunAs {
 const running = new Set<ChildProcess>();
 
 /** Appends each JSON log line of `stream` to `logs` (a line that is not JSON as 'raw'). */
-export function readLogLines(stream: Readable, logs: LogRecord[], onLines: () => void): void {
+function readLogLines(stream: Readable, logs: LogRecord[], onLines: () => void): void {
   let partial = '';
   stream.on('data', (chunk: Buffer) => {
     const lines = (partial + chunk.toString('utf8')).split('\n');
@@ -71,12 +71,23 @@ export function startHotreload(
 ): HotreloadProcess {
   const command = [as.node ?? process.execPath, as.main ?? MAIN, ...args];
   const [file, ...rest] = as.wrap ? [...as.wrap, ...command] : command;
-  const proc = spawn(file!, rest, {
+  return spawnHotreload(file!, rest, {
     env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
     uid: as.wrap ? undefined : as.uid,
     gid: as.wrap ? undefined : as.gid,
   });
+}
+
+/**
+ * Starts `file args` as a hotreload: its JSON log lines collected, killAll() able to stop it.
+ * startHotreload runs the CLI under node; the bench executes the bundle itself, as the image does.
+ */
+export function spawnHotreload(
+  file: string,
+  args: readonly string[],
+  options: { env: NodeJS.ProcessEnv; uid?: number; gid?: number },
+): HotreloadProcess {
+  const proc = spawn(file, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(proc);
   const logs: LogRecord[] = [];
   const waiters = new Set<() => void>();
