@@ -122,8 +122,8 @@ export class Pipeline {
     if (stored !== undefined && stored !== snapshot.hash) {
       // What the application took is known only by its fingerprint; a path missing now is taken
       // as missing then too, so it does not hold back the reload of the paths that changed.
-      const missing = snapshot.problems.filter((p) => p.code === 'ENOENT');
-      this.applied = { hash: stored, files: new Map(), problems: missing, volumes: new Set() };
+      const problems = missingOf(snapshot);
+      this.applied = { hash: stored, files: new Map(), problems, volumes: new Set() };
       this.syncPendingGauge();
       this.deps.log.info(
         { ...fields, stored: short(stored) },
@@ -167,7 +167,7 @@ export class Pipeline {
     // A watched path that went away (a volume being torn down, a directory being replaced, a
     // volume that lost its ..data link) is not new content: wait until it is back rather than
     // tell the application to reload. Said once per set of missing paths, not at every resync.
-    const missing = snapshot.problems.filter((p) => p.code === 'ENOENT').map((p) => p.path);
+    const missing = missingOf(snapshot).map((p) => p.path);
     if (missing.length > 0 && this.applied && !this.appliedMissing(missing)) {
       const key = missing.join('\0');
       if (key !== this.waitingFor) {
@@ -205,9 +205,7 @@ export class Pipeline {
 
   /** True when the applied content already lacked every one of `paths` (missing at start). */
   private appliedMissing(paths: readonly string[]): boolean {
-    const before = new Set(
-      this.applied?.problems.filter((p) => p.code === 'ENOENT').map((p) => p.path),
-    );
+    const before = new Set(this.applied && missingOf(this.applied).map((p) => p.path));
     return paths.every((p) => before.has(p));
   }
 
@@ -398,6 +396,11 @@ export class Pipeline {
   private syncPendingGauge(): void {
     this.deps.metrics.pendingReload.set(this.applied?.hash === this.current?.hash ? 0 : 1);
   }
+}
+
+/** The watch paths a snapshot found missing (a kubelet volume without ..data counts). */
+function missingOf(snapshot: Snapshot): Snapshot['problems'] {
+  return snapshot.problems.filter((p) => p.code === 'ENOENT');
 }
 
 /** The first 12 hex digits: enough to tell fingerprints apart in logs. */

@@ -1,17 +1,16 @@
 // Builds the configured actions in their one fixed order: exec, http, signal, restart, verify,
 // exit. A command prepares or notifies first, the HTTP endpoints and signals reload in place, a
 // restart replaces the process, --verify-url checks the result, and exiting comes last because
-// nothing runs after it. The pipeline runs
-// them in this order and stops at the first failure.
+// nothing runs after it. The pipeline runs them in this order and stops at the first failure.
 import type { Logger } from 'pino';
 import type { Supervisor } from '../child.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
+import type { HttpOutcome } from '../metrics-configmap-reload.js';
 import type { KillFn } from '../proc/signals.js';
 import type { Action } from './action.js';
 import { createExecAction } from './exec.js';
 import { createExitAction } from './exit.js';
-import type { HttpOutcome } from '../metrics-configmap-reload.js';
 import { createHttpAction } from './http.js';
 import { createRestartAction } from './restart.js';
 import { createSignalAction } from './signal.js';
