@@ -5,11 +5,10 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
-import { writeApp } from '../support/apps.js';
+import { startStubbornServer } from '../support/apps.js';
 import { AtomicWriter, cleanupTempDirs, makeTempDir } from '../support/atomic-writer.js';
 import { TIMEOUT, hotreload, killProcesses, volume } from '../support/e2e.js';
 import type { Exit, HotreloadProcess } from '../support/hotreload-process.js';
-import { startProcess } from '../support/processes.js';
 import { quietFor } from '../support/wait.js';
 
 afterEach(killProcesses);
@@ -59,16 +58,8 @@ describe('hotreload without its server (--listen "")', () => {
     TIMEOUT,
     async () => {
       const { dir, writer } = await volume('shutdown-no-server', { 'app.conf': 'v1' });
-      const app = await writeApp(await makeTempDir('shutdown-app'), 'config-server.mjs');
       const tag = `hotreload-e2e-stubborn-${process.pid}-${Date.now()}`;
-      const stubborn = startProcess(process.execPath, [
-        app,
-        path.join(dir, 'app.conf'),
-        '0',
-        '--ignore-term',
-        tag,
-      ]);
-      await stubborn.waitForOutput('listening');
+      await startStubbornServer(path.join(dir, 'app.conf'), tag);
       const hr = hotreload([
         '--watch',
         dir,

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
-import { writeApp } from '../support/apps.js';
+import { startStubbornServer, writeApp } from '../support/apps.js';
 import { cleanupTempDirs, makeTempDir } from '../support/atomic-writer.js';
 import {
   FAST,
@@ -88,16 +88,8 @@ describe('--restart of a process found by --process-match', () => {
     TIMEOUT,
     async () => {
       const { dir, writer } = await volume('restart-stuck', { 'app.conf': 'v1\n' });
-      const app = await writeApp(await makeTempDir('restart-stuck-app'), 'config-server.mjs');
       const tag = marker('stuck');
-      const stuck = startProcess(process.execPath, [
-        app,
-        path.join(dir, 'app.conf'),
-        '0',
-        '--ignore-term',
-        tag,
-      ]);
-      await stuck.waitForOutput('listening');
+      const stuck = await startStubbornServer(path.join(dir, 'app.conf'), tag);
       const hr = hotreload([
         '--watch',
         dir,

@@ -3,6 +3,8 @@
 // it (what it serves, or lines appended to an events file); none of them reloads by itself.
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { makeTempDir } from './atomic-writer.js';
+import { startProcess, type Started } from './processes.js';
 
 /**
  * `node config-server.mjs CONFIG PORT [--ignore-term] [MARKER...]`: reads CONFIG once at start
@@ -53,6 +55,14 @@ export async function writeApp(dir: string, name: keyof typeof SOURCES): Promise
   const file = path.join(dir, name);
   await writeFile(file, SOURCES[name].trimStart(), { mode: 0o644 });
   return file;
+}
+
+/** config-server.mjs serving `config`, ignoring SIGTERM, `marker` on its command line: listening. */
+export async function startStubbornServer(config: string, marker: string): Promise<Started> {
+  const app = await writeApp(await makeTempDir('stubborn-app'), 'config-server.mjs');
+  const server = startProcess(process.execPath, [app, config, '0', '--ignore-term', marker]);
+  await server.waitForOutput('listening');
+  return server;
 }
 
 export interface ChildEvent {
