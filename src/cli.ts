@@ -379,7 +379,7 @@ const EXAMPLES: [string, string][] = [
  * -flag as well as --flag; and a boolean given a value (--dry-run=false) must say true or false,
  * where yargs would silently read anything else as false.
  */
-export function normalizeArgv(argv: readonly string[]): string[] {
+function normalizeArgv(argv: readonly string[]): string[] {
   const defs = optionsByName();
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {

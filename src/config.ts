@@ -11,7 +11,7 @@ import { httpUrl } from './config-url.js';
 import { ConfigError } from './errors.js';
 import { parseHeader, parseHeaderFile, parseStatusSpec, type StatusSpec } from './http-status.js';
 
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface HttpTargetConfig {

@@ -84,7 +84,7 @@ export function parseHeaderFile(text: string): HeaderFileSpec | undefined {
   return { name, path };
 }
 
-export function isHeaderName(name: string): boolean {
+function isHeaderName(name: string): boolean {
   return TOKEN.test(name);
 }
 

@@ -2,7 +2,7 @@
 // url.URL.Redacted. It only changes how a URL is shown, never the URL that is requested.
 
 /** What replaces a password, or a username that stands alone (it may be a token). */
-export const REDACTED = 'xxxxx';
+const REDACTED = 'xxxxx';
 
 /**
  * The URL with any password replaced by `xxxxx` (`http://user:xxxxx@host/`). A username without

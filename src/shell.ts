@@ -90,7 +90,7 @@ export async function runShell(opts: ShellOptions): Promise<ShellResult> {
 }
 
 /** HOTRELOAD_CHANGED (cut to MAX_CHANGED_BYTES at a line end) and HOTRELOAD_FINGERPRINT. */
-export function changeEnv(changed: readonly string[], fingerprint: string): Record<string, string> {
+function changeEnv(changed: readonly string[], fingerprint: string): Record<string, string> {
   const kept: string[] = [];
   let bytes = 0;
   for (const p of changed) {

@@ -22,7 +22,7 @@ export interface SignalActionOptions extends TargetDeps {
 }
 
 /** How long after the signal a target must still be alive. */
-export const ALIVE_GRACE_MS = 100;
+const ALIVE_GRACE_MS = 100;
 const POLL_MS = 50;
 
 export function createSignalAction(opts: SignalActionOptions): Action {

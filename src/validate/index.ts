@@ -111,7 +111,7 @@ export interface CommandValidatorOptions {
   readonly log: Logger;
 }
 
-export function createCommandValidator(opts: CommandValidatorOptions): Validator {
+function createCommandValidator(opts: CommandValidatorOptions): Validator {
   return {
     kind: 'command',
     async check(ctx) {

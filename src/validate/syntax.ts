@@ -26,8 +26,6 @@ export function checkerFor(file: string): { format: string; check: Check } | und
   return CHECKS[path.extname(file).toLowerCase()];
 }
 
-export const CHECKED_EXTENSIONS: readonly string[] = Object.keys(CHECKS);
-
 function checkYaml(text: string): SyntaxProblem | undefined {
   for (const doc of parseAllDocuments(text, { prettyErrors: false, uniqueKeys: true })) {
     const err = doc.errors[0];
