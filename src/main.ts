@@ -96,7 +96,50 @@ async function run(config: Config, log: Logger, env: NodeJS.ProcessEnv): Promise
   }
   supervisor?.start();
   try {
-    return await serve(config, log, env, supervisor, ending, requestExit, resync);
+    const metrics = createMetrics(VERSION, { configmapReload: config.configmapReloadMetrics });
+    const actions = createActions(config, {
+      supervisor,
+      kill: (pid, signal) => process.kill(pid, signal),
+      selfPid: process.pid,
+      selfUid: process.getuid?.() ?? -1,
+      env,
+      clock: realClock,
+      log,
+      requestExit,
+      observeHttp: metrics.configmapReload?.request,
+    });
+    log.info(
+      {
+        version: VERSION,
+        node: process.versions.node,
+        ...summary(config),
+        actions: actions.map(({ kind, target }) => ({ kind, target })),
+      },
+      'starting',
+    );
+    const app = await startApp({
+      config,
+      actions: config.dryRun ? dryRunActions(actions, log) : actions,
+      clock: realClock,
+      random: Math.random,
+      log,
+      metrics,
+      version: VERSION,
+      takeSnapshot,
+      watchPath,
+      validators: createValidators(config.safety, { env, clock: realClock, log }),
+      store: await stateStore(config, log),
+      findSubPathMounts: async (watched) => subPathMounts(await readMounts(), watched),
+    });
+    resync.now = () => app.resync('SIGHUP');
+    const end = await ending;
+    // From here on a restart in progress (--restart of the child) does not start it again.
+    supervisor?.close();
+    log.info({ ...end, shutdownTimeoutMs: config.shutdownTimeoutMs }, 'stopping');
+    await app.stop(config.shutdownTimeoutMs);
+    const code = await finish(end, supervisor, config);
+    log.info({ code }, 'stopped');
+    return code;
   } catch (err) {
     // A fatal error (the port taken, the state file's directory read-only) must not leave the
     // child running without its supervisor.
@@ -104,61 +147,6 @@ async function run(config: Config, log: Logger, env: NodeJS.ProcessEnv): Promise
     await supervisor?.stop(config.process.stopSignal, config.process.stopTimeoutMs);
     throw err;
   }
-}
-
-async function serve(
-  config: Config,
-  log: Logger,
-  env: NodeJS.ProcessEnv,
-  supervisor: Supervisor | undefined,
-  ending: Promise<Ending>,
-  requestExit: (code: number) => void,
-  resync: { now: () => void },
-): Promise<number> {
-  const metrics = createMetrics(VERSION, { configmapReload: config.configmapReloadMetrics });
-  const actions = createActions(config, {
-    supervisor,
-    kill: (pid, signal) => process.kill(pid, signal),
-    selfPid: process.pid,
-    selfUid: process.getuid?.() ?? -1,
-    env,
-    clock: realClock,
-    log,
-    requestExit,
-    observeHttp: metrics.configmapReload?.request,
-  });
-  log.info(
-    {
-      version: VERSION,
-      node: process.versions.node,
-      ...summary(config),
-      actions: actions.map(({ kind, target }) => ({ kind, target })),
-    },
-    'starting',
-  );
-  const app = await startApp({
-    config,
-    actions: config.dryRun ? dryRunActions(actions, log) : actions,
-    clock: realClock,
-    random: Math.random,
-    log,
-    metrics,
-    version: VERSION,
-    takeSnapshot,
-    watchPath,
-    validators: createValidators(config.safety, { env, clock: realClock, log }),
-    store: await stateStore(config, log),
-    findSubPathMounts: async (watched) => subPathMounts(await readMounts(), watched),
-  });
-  resync.now = () => app.resync('SIGHUP');
-  const end = await ending;
-  // From here on a restart in progress (--restart of the child) does not start it again.
-  supervisor?.close();
-  log.info({ ...end, shutdownTimeoutMs: config.shutdownTimeoutMs }, 'stopping');
-  await app.stop(config.shutdownTimeoutMs);
-  const code = await finish(end, supervisor, config);
-  log.info({ code }, 'stopped');
-  return code;
 }
 
 /** The --state-file store; its directory must exist and be writable (an emptyDir). */
