@@ -124,8 +124,14 @@ async function readWatchPath(
     // (1)
     const generation = await syncFs.readlink(dataLink).catch(() => undefined);
     if (generation === undefined) {
-      if (await isTornVolume(dir, wasVolume)) return 'torn';
-      return (await visit(poolFs, dir, dir, new Set(), out)) ? 'found' : 'missing';
+      const plain = collector();
+      if (!(await visit(poolFs, dir, dir, new Set(), plain))) return 'missing';
+      // Only a directory that showed nothing can be a torn volume: the common plain directory
+      // is not listed a second time.
+      const empty = plain.files.size === 0 && plain.problems.length === 0;
+      if (empty && (await isTornVolume(dir, wasVolume))) return 'torn';
+      addPart(out, plain);
+      return 'found';
     }
     // (2)
     const part = collector();
@@ -134,8 +140,7 @@ async function readWatchPath(
     // (3)
     const after = await syncFs.readlink(dataLink).catch(() => undefined);
     if (after === generation) {
-      for (const [p, hash] of part.files) out.files.set(p, hash);
-      out.problems.push(...part.problems);
+      addPart(out, part);
       out.volumes.add(dir);
       return 'found';
     }
@@ -147,13 +152,18 @@ async function readWatchPath(
   );
 }
 
+/** Adds the files and problems read into `part` to `out`. */
+function addPart(out: Collector, part: Collector): void {
+  for (const [p, hash] of part.files) out.files.set(p, hash);
+  out.problems.push(...part.problems);
+}
+
 /**
  * True when `dir` is what a kubelet volume leaves while it is removed (entry by entry, `..data`
  * possibly before the key links, or all at once, leaving an empty directory) or before its first
  * commit: nothing in it but the kubelet's own entries and key links into `..data`, and either
  * some of those or, for an empty directory, a volume in the last snapshot. A directory with
- * content of its own is plain. Read through the thread pool, like the plain directory it
- * usually is.
+ * content of its own is plain. Read through the thread pool, like a plain directory.
  */
 async function isTornVolume(dir: string, wasVolume: boolean): Promise<boolean> {
   const entries = await poolFs.readdir(dir).catch(() => undefined);
