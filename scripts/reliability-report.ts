@@ -31,6 +31,12 @@ const SUITES: readonly SuiteSpec[] = [
       'The built CLI against real peers (an HTTP endpoint that re-reads its configuration, processes found through `/proc`, kubelet-style volume writes), one fault at a time. Each case asserts that the sidecar keeps running (alive, `/healthz` 200) and that the final configuration is applied exactly when it should be.',
   },
   {
+    title: 'Promises',
+    file: 'test/reliability/promises.test.ts',
+    about:
+      "The scenarios of the peers' own test suites (thanos `pkg/reloader`, prometheus-operator's config-reloader, configmap-reload) and their neighbours, with real nginx, real Prometheus, an HTTP endpoint that re-reads its configuration and processes that die to a signal they get too early: a rollback after a failed reload, a change before hotreload's first look, a restarting process, several `--http-url`, verification of what the application says, newer content during a verification, a replaced symlink, and outcomes that must be reported as they happened.",
+  },
+  {
     title: 'Bad input',
     file: 'test/reliability/bad-input.test.ts',
     about:

@@ -34,6 +34,8 @@ export interface AppDeps {
   readonly watchPath: (path: string, opts: WatchOptions) => PathWatcher;
   readonly validators?: readonly Validator[];
   readonly store?: AppliedStore;
+  /** At start: whether the content was written during the pod's life (see pod-start.ts). */
+  readonly changedDuringPod?: (snapshot: Snapshot) => Promise<boolean>;
   /** The watched paths that are subPath mounts (never updated by Kubernetes), for a warning. */
   readonly findSubPathMounts?: (
     watched: readonly string[],
@@ -65,6 +67,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
       maxWaitMs: config.maxWaitMs,
       clock,
       onError: (err) => log.error({ err: errorFields(err) }, 'reload run failed unexpectedly'),
+      whileBusy: () => void pipeline.checkSuperseded(),
     },
   );
   const pipeline = new Pipeline({
@@ -78,6 +81,8 @@ export async function startApp(deps: AppDeps): Promise<App> {
     log,
     metrics,
     requestRun: () => debouncer.runNow(),
+    dryRun: config.dryRun,
+    changedDuringPod: deps.changedDuringPod,
   });
 
   const trigger = () => debouncer.trigger();

@@ -1,16 +1,23 @@
-// Remembers the applied fingerprint across restarts of hotreload through --state-file: loads it
-// at start, saves after each delivered change (in order, one write at a time), and never fails
-// a reload because the file could not be written (it warns). Without --state-file it does nothing.
+// Remembers what each delivery target took across restarts of hotreload through --state-file:
+// loads it at start, saves after each change of it (in order, one write at a time, the newest
+// state only), and never fails a reload because the file could not be written (it warns). Without
+// --state-file it does nothing.
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
 import { errorFields } from './errors.js';
 import { readState, writeState } from './state-file.js';
 
+/** What the pipeline stores: see StoredState. */
+export interface StoredDeliveries {
+  readonly fingerprint: string | undefined;
+  readonly targets: Readonly<Record<string, string | null>> | undefined;
+}
+
 export interface AppliedStore {
-  /** The fingerprint stored by the previous run; undefined when none (or unreadable: warned). */
-  load(): Promise<string | undefined>;
-  /** Stores `fingerprint` in the background. */
-  save(fingerprint: string): void;
+  /** The state stored by the previous run; undefined when none (or unreadable: warned). */
+  load(): Promise<StoredDeliveries | undefined>;
+  /** Stores `state` in the background. */
+  save(state: StoredDeliveries): void;
   /** Resolves when every save so far is on disk (or failed). */
   flush(): Promise<void>;
 }
@@ -23,24 +30,39 @@ export const noStore: AppliedStore = {
 
 export function fileStore(file: string, clock: Clock, log: Logger): AppliedStore {
   let chain: Promise<void> = Promise.resolve();
+  /** The newest state not written yet: saves in a burst write once. */
+  let next: StoredDeliveries | undefined;
+  let written = '';
   return {
     async load() {
       try {
-        return (await readState(file))?.fingerprint;
+        const state = await readState(file);
+        if (state) written = JSON.stringify([state.fingerprint, state.targets]);
+        return state && { fingerprint: state.fingerprint, targets: state.targets };
       } catch (err) {
         log.warn({ file, err: errorFields(err) }, 'state file unreadable; starting as without one');
         return undefined;
       }
     },
-    save(fingerprint) {
-      chain = chain.then(() =>
-        writeState(file, { fingerprint, appliedAt: clock.now() }).catch((err: unknown) =>
+    save(state) {
+      const scheduled = next !== undefined;
+      next = state;
+      if (scheduled) return;
+      chain = chain.then(async () => {
+        const s = next!;
+        next = undefined;
+        const text = JSON.stringify([s.fingerprint, s.targets]);
+        if (text === written) return;
+        try {
+          await writeState(file, { ...s, savedAt: clock.now() });
+          written = text;
+        } catch (err) {
           log.warn(
             { file, err: errorFields(err) },
             'cannot write the state file; a restart of hotreload may reload once more',
-          ),
-        ),
-      );
+          );
+        }
+      });
     },
     flush: () => chain,
   };

@@ -39,11 +39,14 @@ export interface RawOptions {
   'pid-file'?: string;
   'all-matches'?: boolean;
   'proc-root'?: string;
+  'min-process-age'?: string;
   validate?: boolean;
   'validate-cmd'?: string;
   'validate-timeout'?: string;
   'verify-url'?: string[];
   'verify-status'?: string;
+  'verify-metric'?: string[];
+  'verify-json'?: string[];
   'verify-timeout'?: string;
   'verify-children'?: boolean;
   'state-file'?: string;
@@ -110,7 +113,7 @@ export const OPTIONS: Record<keyof RawOptions, Def> = {
     env: 'comma',
     alias: ['webhook-url', 'reload-url'],
     describe:
-      'Reload endpoint to call, repeatable (called in order). Credentials in the URL are sent as basic auth and never logged.',
+      'Reload endpoint to call, repeatable: each is a target of its own (called together, retried alone). Credentials in the URL are sent as basic auth and never logged.',
   },
   'http-method': {
     group: HTTP,
@@ -171,7 +174,8 @@ export const OPTIONS: Record<keyof RawOptions, Def> = {
     group: GENERAL,
     type: 'boolean',
     defaultDescription: 'false',
-    describe: 'Run the actions once at start.',
+    describe:
+      'Tell every target at start, unless --state-file says it already took the content (without it: targets that may hold older content are told).',
   },
   'dry-run': {
     group: GENERAL,
@@ -236,6 +240,13 @@ export const OPTIONS: Record<keyof RawOptions, Def> = {
     type: 'string',
     defaultDescription: DEFAULTS.stopTimeout,
     describe: 'How long a stopping process may take before SIGKILL.',
+  },
+  'min-process-age': {
+    group: PROCESS,
+    type: 'string',
+    defaultDescription: DEFAULTS.minProcessAge,
+    describe:
+      'A target process younger than this is signalled only once it is this old (before it installs its handler, a signal kills it); one that started after the content was written is not signalled at all (0 disables the wait).',
   },
   'restart-wait': {
     group: PROCESS,
@@ -325,6 +336,22 @@ export const OPTIONS: Record<keyof RawOptions, Def> = {
     describe:
       'Statuses of --verify-url that mean the application took the reload: 200, 200,204, 200-299 or 2xx.',
   },
+  'verify-metric': {
+    group: SAFETY,
+    type: 'string',
+    array: true,
+    env: 'newline',
+    describe:
+      "Require of each --verify-url answer, in the Prometheus text format: 'NAME OP VALUE' or 'NAME changed' (since before the reload), e.g. 'prometheus_config_last_reload_successful == 1'. Repeatable.",
+  },
+  'verify-json': {
+    group: SAFETY,
+    type: 'string',
+    array: true,
+    env: 'newline',
+    describe:
+      "Require of each --verify-url answer, as JSON: '.PATH OP VALUE' or '.PATH changed', e.g. '.data.reloadConfigSuccess == true'. Repeatable.",
+  },
   'verify-timeout': {
     group: SAFETY,
     type: 'string',
@@ -342,7 +369,7 @@ export const OPTIONS: Record<keyof RawOptions, Def> = {
     group: SAFETY,
     type: 'string',
     describe:
-      'Keep the fingerprint the application last took in this file (on an emptyDir), so a restarted hotreload reloads only if the content changed while it was down.',
+      'Keep what each target last took in this file (on an emptyDir), so a restarted hotreload tells exactly the targets that may hold other content.',
   },
 };
 

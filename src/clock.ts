@@ -51,19 +51,48 @@ export function sleep(clock: Clock, ms: number): Promise<void> {
 }
 
 /**
- * Calls `check` until it returns true, then every `everyMs`, for at most `ms` on the clock.
- * Resolves true when it did, false when the time ran out (after one last check).
+ * Calls `check` until it returns true, then every `everyMs`, for at most `ms` on the clock, or
+ * until one of `signals` aborts. Resolves true when it did, false when the time ran out (after one
+ * last check) or a signal aborted.
  */
 export async function pollUntil(
   clock: Clock,
   ms: number,
   everyMs: number,
   check: () => Promise<boolean>,
+  signals: readonly AbortSignal[] = [],
 ): Promise<boolean> {
   const deadline = clock.now() + ms;
   for (;;) {
     if (await check()) return true;
     if (clock.now() >= deadline) return false;
-    await sleep(clock, Math.min(everyMs, deadline - clock.now()));
+    const by = await pause(clock, Math.min(everyMs, deadline - clock.now()), signals);
+    if (by) return false;
   }
+}
+
+/**
+ * Waits `ms` on the clock unless one of `signals` aborts first (or already has). Resolves the
+ * first aborted signal, or undefined when the time ran out. Leaves no timer or listener behind.
+ */
+export function pause(
+  clock: Clock,
+  ms: number,
+  signals: readonly AbortSignal[],
+): Promise<AbortSignal | undefined> {
+  const early = signals.find((s) => s.aborted);
+  if (early) return Promise.resolve(early);
+  return new Promise((resolve) => {
+    const listeners = signals.map((s) => {
+      const onAbort = () => done(s);
+      s.addEventListener('abort', onAbort, { once: true });
+      return () => s.removeEventListener('abort', onAbort);
+    });
+    const timer = clock.setTimeout(() => done(undefined), ms);
+    function done(by: AbortSignal | undefined) {
+      timer.cancel();
+      for (const remove of listeners) remove();
+      resolve(by);
+    }
+  });
 }

@@ -19,6 +19,8 @@ export interface ProcessConfig {
   readonly stopTimeoutMs: number;
   /** 0: do not wait for the new process after --restart. */
   readonly restartWaitMs: number;
+  /** A target process younger than this is not signalled yet (0: no wait). */
+  readonly minProcessAgeMs: number;
   readonly exec: { readonly command: string; readonly timeoutMs: number } | undefined;
   readonly exit: { readonly code: number } | undefined;
   /** The application to run as a child (what follows `--`), or empty. */
@@ -129,6 +131,16 @@ export function resolveProcessConfig(
     'exec-timeout',
     raw['exec-timeout'] ?? DEFAULTS.execTimeout,
   );
+  const minAge = raw['min-process-age'];
+  if (minAge !== undefined && !sig)
+    fail('min-process-age', minAge, 'it applies to --signal; add --signal');
+  const minProcessAgeMs = parseDuration(minAge ?? DEFAULTS.minProcessAge);
+  if (minProcessAgeMs === undefined)
+    fail(
+      'min-process-age',
+      minAge,
+      'expected a duration such as 500ms, 1s or 5s, or 0 to signal at once',
+    );
   const restartWait = raw['restart-wait'];
   if (restartWait !== undefined && !restart)
     fail('restart-wait', restartWait, 'it applies to --restart; add --restart');
@@ -140,6 +152,7 @@ export function resolveProcessConfig(
     stopSignal: signal('stop-signal', raw['stop-signal'] ?? DEFAULTS.stopSignal),
     stopTimeoutMs: positiveDuration('stop-timeout', raw['stop-timeout'] ?? DEFAULTS.stopTimeout),
     restartWaitMs: restartWait === undefined ? 0 : positiveDuration('restart-wait', restartWait),
+    minProcessAgeMs,
     exec: exec === undefined ? undefined : { command: exec, timeoutMs: execTimeoutMs },
     exit: exitCode(raw.exit),
     command: Object.freeze([...command]),

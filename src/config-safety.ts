@@ -7,12 +7,21 @@ import { positiveDuration, type ProcessConfig } from './config-process.js';
 import { DEFAULTS } from './defaults.js';
 import { ConfigError } from './errors.js';
 import { parseStatusSpec, type StatusSpec } from './http-status.js';
+import {
+  JSON_HELP,
+  METRIC_HELP,
+  parseJsonCondition,
+  parseMetricCondition,
+  type Condition,
+} from './verify-conditions.js';
 
 export interface SafetyConfig {
   readonly validate: boolean;
   readonly validateCmd: { readonly command: string; readonly timeoutMs: number } | undefined;
   readonly verifyUrls: readonly URL[];
   readonly verifyStatus: StatusSpec;
+  /** --verify-metric and --verify-json, in that order. */
+  readonly verifyConditions: readonly Condition[];
   readonly verifyTimeoutMs: number;
   readonly verifyChildren: boolean;
   readonly stateFile: string | undefined;
@@ -52,6 +61,23 @@ export function resolveSafetyConfig(
       'it checks the process --signal reloads; add --signal',
     );
   }
+  const verifyUrls = (raw['verify-url'] ?? []).map((u) => httpUrl(u, 'verify-url'));
+  const conditions = [
+    ...(raw['verify-metric'] ?? []).map(
+      (c) => parseMetricCondition(c) ?? fail('verify-metric', c, METRIC_HELP),
+    ),
+    ...(raw['verify-json'] ?? []).map(
+      (c) => parseJsonCondition(c) ?? fail('verify-json', c, JSON_HELP),
+    ),
+  ];
+  if (conditions.length > 0 && verifyUrls.length === 0) {
+    const flag = raw['verify-metric'] ? 'verify-metric' : 'verify-json';
+    fail(
+      flag,
+      conditions[0]!.text,
+      'it is checked on the answer of --verify-url; add --verify-url',
+    );
+  }
   const stateFile = raw['state-file'];
   if (stateFile !== undefined && (stateFile.trim() === '' || stateFile.endsWith('/'))) {
     throw new ConfigError(
@@ -63,8 +89,9 @@ export function resolveSafetyConfig(
   return Object.freeze({
     validate: raw.validate ?? false,
     validateCmd: cmd === undefined ? undefined : { command: cmd, timeoutMs: validateTimeoutMs },
-    verifyUrls: Object.freeze((raw['verify-url'] ?? []).map((u) => httpUrl(u, 'verify-url'))),
+    verifyUrls: Object.freeze(verifyUrls),
     verifyStatus,
+    verifyConditions: Object.freeze(conditions),
     verifyTimeoutMs: positiveDuration(
       'verify-timeout',
       raw['verify-timeout'] ?? DEFAULTS.verifyTimeout,
@@ -72,4 +99,8 @@ export function resolveSafetyConfig(
     verifyChildren,
     stateFile: stateFile === undefined ? undefined : path.resolve(cwd, stateFile),
   });
+}
+
+function fail(flag: string, value: string, accepted: string): never {
+  throw new ConfigError(flag, value, accepted);
 }

@@ -18,6 +18,7 @@ export const DEFAULTS = {
   stopTimeout: '10s',
   execTimeout: '30s',
   procRoot: '/proc',
+  minProcessAge: '1s',
   validateTimeout: '30s',
   verifyStatus: '2xx',
   verifyTimeout: '10s',

@@ -43,8 +43,14 @@ export function messageOf(err: unknown): string {
   return String(err);
 }
 
+export interface ErrorFields {
+  readonly code: string;
+  readonly message: string;
+  readonly hint?: string;
+}
+
 /** Loggable fields of an error: code, message, hint (never file contents or header values). */
-export function errorFields(err: unknown): { code: string; message: string; hint?: string } {
+export function errorFields(err: unknown): ErrorFields {
   if (err instanceof HotreloadError)
     return { code: err.code, message: err.message, ...(err.hint && { hint: err.hint }) };
   const code = (err as { code?: unknown } | null)?.code;

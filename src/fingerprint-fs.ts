@@ -5,13 +5,14 @@ import { constants, type Dirent, type Stats } from 'node:fs';
 import {
   closeSync,
   fstatSync,
+  lstatSync,
   openSync,
   readSync,
   readdirSync,
   readlinkSync,
   statSync,
 } from 'node:fs';
-import { open, readdir, readlink, stat } from 'node:fs/promises';
+import { lstat, open, readdir, readlink, stat } from 'node:fs/promises';
 
 /** An open file: read sequentially from the start. */
 export interface OpenFile {
@@ -24,6 +25,7 @@ export interface OpenFile {
 export interface FingerprintFs {
   readlink(p: string): Promise<string>;
   stat(p: string): Promise<Stats>;
+  lstat(p: string): Promise<Stats>;
   readdir(p: string): Promise<Dirent[]>;
   /** Opens read-only and non-blocking, so opening or reading a FIFO never hangs. */
   open(p: string): Promise<OpenFile>;
@@ -35,6 +37,7 @@ const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
 export const poolFs: FingerprintFs = {
   readlink: (p) => readlink(p),
   stat: (p) => stat(p),
+  lstat: (p) => lstat(p),
   readdir: (p) => readdir(p, { withFileTypes: true }),
   async open(p) {
     const fh = await open(p, OPEN_FLAGS);
@@ -53,6 +56,7 @@ export const poolFs: FingerprintFs = {
 export const syncFs: FingerprintFs = {
   readlink: (p) => settle(() => readlinkSync(p)),
   stat: (p) => settle(() => statSync(p)),
+  lstat: (p) => settle(() => lstatSync(p)),
   readdir: (p) => settle(() => readdirSync(p, { withFileTypes: true })),
   open: (p) =>
     settle(() => {

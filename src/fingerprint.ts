@@ -18,6 +18,12 @@ export interface Snapshot {
   readonly problems: readonly { path: string; code: string }[];
   /** Watch paths read as kubelet volumes, or known to be one that is being torn down. */
   readonly volumes: ReadonlySet<string>;
+  /**
+   * Per watch path found, when its content was last written, ms since the epoch: the kubelet's
+   * commit (the rename of `..data`) for a volume; the newest change time of what was read (files
+   * and directories) otherwise.
+   */
+  readonly written: ReadonlyMap<string, number>;
 }
 
 export interface ChangeSet {
@@ -41,10 +47,20 @@ interface Collector {
   readonly problems: { path: string; code: string }[];
   readonly missing: Set<string>;
   readonly volumes: Set<string>;
+  readonly written: Map<string, number>;
+  /** The newest change time seen by this walk. */
+  newest: number;
 }
 
 function collector(): Collector {
-  return { files: new Map(), problems: [], missing: new Set(), volumes: new Set() };
+  return {
+    files: new Map(),
+    problems: [],
+    missing: new Set(),
+    volumes: new Set(),
+    written: new Map(),
+    newest: 0,
+  };
 }
 
 /** Directories on the way down, as "dev:ino", so a symlink back up is seen as a loop. */
@@ -79,6 +95,13 @@ export function diffSnapshots(prev: Snapshot | undefined, next: Snapshot): Chang
   }
   const removed = [...before.keys()].filter((p) => !next.files.has(p));
   return { added: added.sort(), changed: changed.sort(), removed: removed.sort() };
+}
+
+/** When the newest of the watched contents was written (0 when nothing was found). */
+export function latestWrite(s: Pick<Snapshot, 'written'>): number {
+  let newest = 0;
+  for (const t of s.written.values()) newest = Math.max(newest, t);
+  return newest;
 }
 
 /** Every path the change set names, sorted and without duplicates. */
@@ -131,6 +154,7 @@ async function readWatchPath(
       const empty = plain.files.size === 0 && plain.problems.length === 0;
       if (empty && (await isTornVolume(dir, wasVolume))) return 'torn';
       addPart(out, plain);
+      out.written.set(dir, plain.newest);
       return 'found';
     }
     // (2)
@@ -142,6 +166,7 @@ async function readWatchPath(
     if (after === generation) {
       addPart(out, part);
       out.volumes.add(dir);
+      out.written.set(dir, await commitTime(dataLink));
       return 'found';
     }
   }
@@ -150,6 +175,15 @@ async function readWatchPath(
     `${dataLink} moved during each of ${MAX_GENERATION_READS} reads`,
     { hint: 'something other than the kubelet may be rewriting the volume' },
   );
+}
+
+/**
+ * When `..data` last moved: the kubelet creates `..data_tmp` and renames it over `..data` at once,
+ * so the link's change time is the commit of the generation it names.
+ */
+async function commitTime(dataLink: string): Promise<number> {
+  const st = await syncFs.lstat(dataLink).catch(() => undefined);
+  return st ? Math.max(st.ctimeMs, st.mtimeMs) : 0;
 }
 
 /** Adds the files and problems read into `part` to `out`. */
@@ -203,6 +237,7 @@ async function visit(
   } catch (err) {
     return recordFailure(fs, readPath, shownPath, err, out);
   }
+  out.newest = Math.max(out.newest, st.ctimeMs);
   if (st.isDirectory()) {
     if (ancestors.has(idOf(st))) out.problems.push({ path: shownPath, code: 'ELOOP' });
     else await walkDir(fs, readPath, shownPath, new Set([...ancestors, idOf(st)]), out);
@@ -287,6 +322,7 @@ async function hashFile(
   try {
     const st = await file.stat();
     if (!st.isFile()) return;
+    out.newest = Math.max(out.newest, st.ctimeMs);
     const hash = createHash('sha256');
     const buf = Buffer.allocUnsafe(Math.min(READ_CHUNK, Math.max(MIN_CHUNK, st.size + 1)));
     for (let total = 0; ;) {
@@ -351,7 +387,7 @@ function finish(out: Collector): Snapshot {
   const problems = [...unique.values()].sort(
     (a, b) => compare(a.path, b.path) || compare(a.code, b.code),
   );
-  return { hash: hash.digest('hex'), files, problems, volumes: out.volumes };
+  return { hash: hash.digest('hex'), files, problems, volumes: out.volumes, written: out.written };
 }
 
 function compare(a: string, b: string): number {

@@ -15,6 +15,7 @@ import { realClock } from './clock.js';
 import { resolveConfig, type Config } from './config.js';
 import { ConfigError, HotreloadError, errorFields } from './errors.js';
 import { takeSnapshot } from './fingerprint.js';
+import { changedDuringPod } from './pod-start.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { readMounts, subPathMounts } from './mountinfo.js';
@@ -64,6 +65,7 @@ type Ending =
   | { readonly kind: 'child-exited'; readonly exit: ChildExit };
 
 async function run(config: Config, log: Logger, env: NodeJS.ProcessEnv): Promise<number> {
+  const startedAt = realClock.now() - process.uptime() * 1000;
   const supervisor =
     config.process.command.length > 0
       ? new Supervisor(config.process.command, { env, log, clock: realClock })
@@ -130,6 +132,13 @@ async function run(config: Config, log: Logger, env: NodeJS.ProcessEnv): Promise
       validators: createValidators(config.safety, { env, clock: realClock, log }),
       store: await stateStore(config, log),
       findSubPathMounts: async (watched) => subPathMounts(await readMounts(), watched),
+      changedDuringPod: (snapshot) =>
+        changedDuringPod(snapshot, {
+          procRoot: config.process.procRoot,
+          selfPid: process.pid,
+          selfStartedAt: startedAt,
+          clock: realClock,
+        }),
     });
     resync.now = () => app.resync('SIGHUP');
     const end = await ending;

@@ -24,9 +24,16 @@ import {
   type ConfigmapReloadMetrics,
 } from './metrics-configmap-reload.js';
 
+/**
+ * How one attempt of one target went: told and took it (success), not taken (failure), nothing
+ * sent because it already runs the content (skipped), only logged (dry_run), or cut short by
+ * newer content (superseded).
+ */
+export type ReloadResult = 'success' | 'failure' | 'skipped' | 'dry_run' | 'superseded';
+
 export interface Metrics {
   readonly registry: Registry;
-  readonly reloads: Counter<'result'>;
+  readonly reloads: Counter<'action' | 'target' | 'result'>;
   readonly reloadDuration: Histogram;
   readonly lastReloadSuccessful: Gauge;
   readonly lastReloadSuccessTimestamp: Gauge;
@@ -35,6 +42,7 @@ export interface Metrics {
   readonly changes: Counter;
   readonly validationFailures: Counter;
   readonly pendingReload: Gauge;
+  readonly targetInSync: Gauge<'action' | 'target'>;
   readonly appliedInfo: Gauge<'fingerprint'>;
   /** configmap-reload's metric names, with --configmap-reload-metrics. */
   readonly configmapReload: ConfigmapReloadMetrics | undefined;
@@ -82,8 +90,8 @@ export function createMetrics(version: string, opts: MetricsOptions = {}): Metri
     registry,
     reloads: new CounterMetric({
       name: 'hotreload_reloads_total',
-      help: 'Reload attempts, by result (success or failure).',
-      labelNames: ['result'],
+      help: 'Reload attempts, by target (action kind and target) and result: success, failure, skipped (it already runs the content), dry_run, superseded (newer content arrived).',
+      labelNames: ['action', 'target', 'result'],
       registers,
     }),
     reloadDuration: new HistogramMetric({
@@ -94,7 +102,7 @@ export function createMetrics(version: string, opts: MetricsOptions = {}): Metri
     }),
     lastReloadSuccessful: new GaugeMetric({
       name: 'hotreload_last_reload_successful',
-      help: '1 if the last reload attempt succeeded, 0 if it failed.',
+      help: '1 if the last reload attempt of every target succeeded, 0 if one failed.',
       registers,
     }),
     lastReloadSuccessTimestamp: new GaugeMetric({
@@ -126,7 +134,13 @@ export function createMetrics(version: string, opts: MetricsOptions = {}): Metri
     }),
     pendingReload: new GaugeMetric({
       name: 'hotreload_pending_reload',
-      help: '1 while a change has not been delivered yet (reload running or waiting to retry).',
+      help: '1 while a target does not hold the current content and hotreload will try again (a reload running, a retry scheduled, or given up until the next resync); 0 when every target holds it or the content was refused by validation.',
+      registers,
+    }),
+    targetInSync: new GaugeMetric({
+      name: 'hotreload_target_in_sync',
+      help: '1 when the target is known to hold the current content, 0 otherwise.',
+      labelNames: ['action', 'target'],
       registers,
     }),
     appliedInfo: new GaugeMetric({

@@ -1,17 +1,25 @@
-// --state-file: keeps the fingerprint of the content the application last took across restarts
-// of hotreload (put it on an emptyDir, which outlives container restarts). Written atomically
-// (temporary file, fsync, rename), so a crash never leaves half a state. It does not decide what
-// a stored fingerprint means; the pipeline does.
+// --state-file: keeps what each delivery target last took across restarts of hotreload (put it on
+// an emptyDir, which outlives container restarts). Written atomically (temporary file, fsync,
+// rename), so a crash never leaves half a state. It does not decide what a stored state means;
+// the pipeline does.
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 export interface StoredState {
-  readonly fingerprint: string;
-  /** Unix milliseconds of the reload that delivered it. */
-  readonly appliedAt: number;
+  /** The content every target took, when they all hold the same. */
+  readonly fingerprint: string | undefined;
+  /**
+   * Per target ("http POST http://127.0.0.1:8080/-/reload"): the content it took, or null when
+   * its last attempt failed and what it holds is unknown. Absent in a file of format 1.
+   */
+  readonly targets: Readonly<Record<string, string | null>> | undefined;
+  /** Unix milliseconds of the write. */
+  readonly savedAt: number;
 }
 
-const FORMAT = 1;
+const FORMAT = 2;
+/** A state file is a few hundred bytes; anything much larger is not one. */
+const MAX_BYTES = 64 * 1024;
 
 /** The stored state; undefined when there is none yet. Throws when the file is unreadable or corrupt. */
 export async function readState(file: string): Promise<StoredState | undefined> {
@@ -22,15 +30,30 @@ export async function readState(file: string): Promise<StoredState | undefined> 
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-  const data = JSON.parse(text) as Partial<StoredState> & { format?: unknown };
+  if (text.length > MAX_BYTES) throw new Error(`not a hotreload state file (${text.length} bytes)`);
+  const data = JSON.parse(text) as Record<string, unknown>;
+  // Format 1 (hotreload 0.1): { format: 1, fingerprint, appliedAt }, one fingerprint for all.
+  if (
+    data.format === 1 &&
+    typeof data.fingerprint === 'string' &&
+    typeof data.appliedAt === 'number'
+  ) {
+    return { fingerprint: data.fingerprint, targets: undefined, savedAt: data.appliedAt };
+  }
   if (
     data.format !== FORMAT ||
-    typeof data.fingerprint !== 'string' ||
-    typeof data.appliedAt !== 'number'
+    (data.fingerprint !== undefined && typeof data.fingerprint !== 'string') ||
+    typeof data.savedAt !== 'number' ||
+    !isTargets(data.targets)
   ) {
     throw new Error(`not a hotreload state file (format ${String(data.format)})`);
   }
-  return { fingerprint: data.fingerprint, appliedAt: data.appliedAt };
+  return { fingerprint: data.fingerprint, targets: data.targets, savedAt: data.savedAt };
+}
+
+function isTargets(value: unknown): value is Record<string, string | null> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  return Object.values(value).every((v) => v === null || typeof v === 'string');
 }
 
 /** Replaces the stored state atomically. */

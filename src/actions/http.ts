@@ -96,6 +96,15 @@ interface Prepared {
 }
 
 export function createHttpAction(opts: HttpActionOptions): Action {
+  const prepared = prepare(opts);
+  return Object.freeze({
+    kind: 'http',
+    target: prepared.target,
+    run: (ctx: ReloadContext) => observed(prepared, ctx),
+  });
+}
+
+function prepare(opts: HttpActionOptions): Prepared {
   const target = `${opts.method} ${redactUrl(opts.url)}`;
   const { url, authorization } = splitUserinfo(opts.url);
   const named = new Set([...opts.headers, ...opts.headerFiles].map((h) => h.name.toLowerCase()));
@@ -106,8 +115,7 @@ export function createHttpAction(opts: HttpActionOptions): Action {
   if (!named.has('user-agent')) {
     defaults.push({ name: 'User-Agent', value: `hotreload/${VERSION}` });
   }
-
-  const prepared: Prepared = {
+  return {
     target,
     redactedUrl: redactUrl(opts.url),
     url,
@@ -121,11 +129,6 @@ export function createHttpAction(opts: HttpActionOptions): Action {
     readFile: opts.readFile ?? ((path) => readFileFromDisk(path, 'utf8')),
     observe: opts.observe,
   };
-  return Object.freeze({
-    kind: 'http',
-    target,
-    run: (ctx: ReloadContext) => observed(prepared, ctx),
-  });
 }
 
 /** send(), telling `observe` how it went: the status, or why there was none. */
@@ -152,19 +155,47 @@ async function observed(p: Prepared, ctx: ReloadContext): Promise<void> {
 
 /**
  * One reload request:
- * (1) read the header files, so a rotated token is picked up;
- * (2) arm one deadline for connect, headers and body, which also fires when ctx.signal aborts;
- * (3) send the request;
- * (4) on an expected status, drain the body and resolve; otherwise read the start of the body
+ * (1) send it (see exchange);
+ * (2) on an expected status, drain the body and resolve; otherwise read the start of the body
  *     for the message and throw E_HTTP_STATUS.
  * A body cut short by the deadline after an expected status still counts as delivered: the
  * application has answered that it took the reload.
  */
-async function send(
+function send(
   p: Prepared,
   ctx: ReloadContext,
   onStatus?: (statusCode: number) => void,
 ): Promise<void> {
+  return exchange(p, ctx, async (res) => {
+    // (2)
+    onStatus?.(res.statusCode);
+    if (p.expectStatus.matches(res.statusCode)) {
+      await res.body.dump({ limit: DRAIN_LIMIT });
+      return;
+    }
+    const body = await readSnippet(res.body);
+    const shown = body === '' ? '' : `; body: ${body}`;
+    throw new ReloadError(
+      'E_HTTP_STATUS',
+      `${p.target} answered ${res.statusCode}, expected ${p.expectStatus.text}${shown}`,
+    );
+  });
+}
+
+type Response = Awaited<ReturnType<Awaited<ReturnType<typeof loadUndici>>['request']>>;
+
+/**
+ * One exchange, `handle` reading the response:
+ * (1) read the header files, so a rotated token is picked up;
+ * (2) arm one deadline for connect, headers and body, which also fires when ctx.signal aborts;
+ * (3) send the request and hand the response to `handle`, under the same deadline.
+ * Whatever fails becomes a ReloadError naming the target (toReloadError).
+ */
+async function exchange<T>(
+  p: Prepared,
+  ctx: Pick<ReloadContext, 'signal'>,
+  handle: (res: Response) => Promise<T>,
+): Promise<T> {
   if (ctx.signal.aborted) throw aborted(p, ctx.signal.reason);
   // (1)
   const fromFiles = await readHeaderFiles(p);
@@ -182,23 +213,54 @@ async function send(
       headersTimeout: p.timeoutMs,
       bodyTimeout: p.timeoutMs,
     });
-    // (4)
-    onStatus?.(res.statusCode);
-    if (p.expectStatus.matches(res.statusCode)) {
-      await res.body.dump({ limit: DRAIN_LIMIT });
-      return;
-    }
-    const body = await readSnippet(res.body);
-    const shown = body === '' ? '' : `; body: ${body}`;
-    throw new ReloadError(
-      'E_HTTP_STATUS',
-      `${p.target} answered ${res.statusCode}, expected ${p.expectStatus.text}${shown}`,
-    );
+    return await handle(res);
   } catch (err) {
     throw toReloadError(p, err, deadline.expired(), ctx.signal);
   } finally {
     deadline.clear();
   }
+}
+
+/** A GET whose answer is read whole (up to `maxBytes`), whatever its status: for --verify-url. */
+export interface HttpProbe {
+  readonly target: string;
+  get(ctx: Pick<ReloadContext, 'signal'>): Promise<{ status: number; body: string }>;
+}
+
+export function createHttpProbe(
+  opts: Omit<HttpActionOptions, 'method' | 'expectStatus' | 'observe'> & { maxBytes: number },
+): HttpProbe {
+  const p = prepare({ ...opts, method: 'GET', expectStatus: ANY_STATUS });
+  return {
+    target: p.target,
+    get: (ctx) =>
+      exchange(p, ctx, async (res) => ({
+        status: res.statusCode,
+        body: await readText(p, res.body, opts.maxBytes),
+      })),
+  };
+}
+
+const ANY_STATUS: StatusSpec = { text: '100-599', matches: () => true };
+
+/** The whole body as UTF-8; past `maxBytes` the connection is closed and E_HTTP thrown. */
+async function readText(
+  p: Prepared,
+  body: AsyncIterable<Uint8Array>,
+  maxBytes: number,
+): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.byteLength;
+    if (size > maxBytes) {
+      throw new ReloadError('E_HTTP', `${p.target} answered more than ${maxBytes} bytes`, {
+        hint: 'point --verify-url at a smaller answer, e.g. /api/v1/status/runtimeinfo',
+      });
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Values are read at each request and trimmed; they never appear in a message. */

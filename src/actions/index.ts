@@ -1,7 +1,8 @@
 // Builds the configured actions in their one fixed order: exec, http, signal, restart, verify,
 // exit. A command prepares or notifies first, the HTTP endpoints and signals reload in place, a
 // restart replaces the process, --verify-url checks the result, and exiting comes last because
-// nothing runs after it. The pipeline runs them in this order and stops at the first failure.
+// nothing runs after it. The pipeline runs them in this order; each --http-url is a target of
+// its own.
 import type { Logger } from 'pino';
 import type { Supervisor } from '../child.js';
 import type { Clock } from '../clock.js';
@@ -51,6 +52,7 @@ export function createActions(config: Config, deps: ActionDeps): Action[] {
         selfUid: deps.selfUid,
         verifyChildren: config.safety.verifyChildren,
         verifyTimeoutMs: config.safety.verifyTimeoutMs,
+        minAgeMs: p.minProcessAgeMs,
         clock: deps.clock,
         log: deps.log,
       }),
@@ -70,12 +72,13 @@ export function createActions(config: Config, deps: ActionDeps): Action[] {
       }),
     );
   }
-  const { verifyUrls, verifyStatus, verifyTimeoutMs } = config.safety;
+  const { verifyUrls, verifyStatus, verifyTimeoutMs, verifyConditions } = config.safety;
   if (verifyUrls.length > 0) {
     actions.push(
       createVerifyUrlAction({
         urls: verifyUrls,
         expectStatus: verifyStatus,
+        conditions: verifyConditions,
         timeoutMs: verifyTimeoutMs,
         clock: deps.clock,
       }),
@@ -89,6 +92,9 @@ export function createActions(config: Config, deps: ActionDeps): Action[] {
         stopSignal: p.stopSignal,
         stopTimeoutMs: p.stopTimeoutMs,
         requestExit: deps.requestExit,
+        procRoot: p.procRoot,
+        selfPid: deps.selfPid,
+        clock: deps.clock,
       }),
     );
   }

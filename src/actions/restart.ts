@@ -1,12 +1,12 @@
 // --restart: stops the target processes so their container is restarted by the kubelet (or, for
-// the supervised child, restarts it in place). In order, per process:
-//   1. send --stop-signal; a process already gone counts as stopped;
-//   2. wait up to --stop-timeout for it to exit (gone, zombie, or its PID reused);
-//   3. still there: SIGKILL, and wait a little more; still there then is a failed reload;
-//   4. with --restart-wait: wait for a new matching process to appear and log its PID.
-// A retry of the same change never stops a process that started after its first attempt (it
-// already runs the new configuration): it stops only what the first attempt found and could not
-// stop yet, then waits again.
+// the supervised child, restarts it in place). In order:
+//   1. find the targets; one that started after the content was written read it at start and is
+//      not stopped (none left: nothing to do). This also keeps a retry from stopping a process
+//      that came back after the first attempt: it already runs the new configuration;
+//   2. per process: send --stop-signal (a process already gone counts as stopped), wait up to
+//      --stop-timeout for it to exit (gone, zombie, or its PID reused), then SIGKILL, and wait a
+//      little more; still there then is a failed reload;
+//   3. with --restart-wait: wait for a new matching process to appear and log its PID.
 // A selector that picks the supervised child restarts it in place instead.
 import type { Logger } from 'pino';
 import { pollUntil, type Clock } from '../clock.js';
@@ -14,8 +14,15 @@ import { ReloadError } from '../errors.js';
 import { describeSelector } from '../proc/select.js';
 import { isGone, parseSignal, sendSignal, type KillFn, type SignalSpec } from '../proc/signals.js';
 import type { ProcInfo } from '../proc/table.js';
-import type { Action } from './action.js';
-import { describeProcess, resolveTargets, type TargetDeps } from './targets.js';
+import type { Action, ReloadContext } from './action.js';
+import {
+  agedTargets,
+  describeProcess,
+  oldestStart,
+  olderThan,
+  resolveTargets,
+  type TargetDeps,
+} from './targets.js';
 
 export interface RestartActionOptions extends TargetDeps {
   readonly stopSignal: SignalSpec;
@@ -34,43 +41,34 @@ const SIGKILL = parseSignal('KILL')!;
 
 export function createRestartAction(opts: RestartActionOptions): Action {
   const { supervisor, selector } = opts;
-  // The restart of one fingerprint across its attempts: the processes its first attempt found
-  // (the ones running the old configuration), those already stopped, and whether all were. A
-  // retry stops only old processes still running: stopping one that started since would kill a
-  // process that already runs the new configuration (a container slower to come back than
-  // --restart-wait, or one restarted before a later target failed to stop).
-  let restart:
-    | { fingerprint: string; old: Set<string> | undefined; stopped: ProcInfo[]; done: boolean }
-    | undefined;
   return {
     kind: 'restart',
     target: selector ? describeSelector(selector) : 'the child',
+    holderSince: () => oldestStart(opts, opts.clock),
     async run(ctx) {
-      if (!selector && supervisor) {
-        await supervisor.restart(opts.stopSignal, opts.stopTimeoutMs);
-        return;
+      // (1)
+      const found = await agedTargets(opts, opts.clock);
+      const targets = olderThan(found, ctx.writtenAt).map((t) => t.proc);
+      if (targets.length === 0) {
+        opts.log.info(
+          { pids: found.map((t) => t.proc.pid) },
+          'every target process started after this content was written; not restarted',
+        );
+        return 'had-it';
       }
-      if (restart?.fingerprint !== ctx.fingerprint) {
-        restart = { fingerprint: ctx.fingerprint, old: undefined, stopped: [], done: false };
-      }
-      if (!restart.done) {
-        const targets = await resolveTargets(opts);
-        const old = (restart.old ??= new Set(targets.map(processKey)));
-        for (const target of targets) {
-          if (!old.has(processKey(target))) continue;
-          // A selector that picks hotreload's own child restarts it in place, as without one.
-          if (target.pid === supervisor?.pid) {
-            await supervisor.restart(opts.stopSignal, opts.stopTimeoutMs);
-          } else {
-            await stopProcess(target, opts);
-            restart.stopped.push(target);
-          }
+      // (2)
+      const stopped: ProcInfo[] = [];
+      for (const target of targets) {
+        // The supervised child, picked by a selector or as the target without one, restarts in place.
+        if (target.pid === supervisor?.pid) {
+          await supervisor.restart(opts.stopSignal, opts.stopTimeoutMs);
+        } else {
+          await stopProcess(target, opts);
+          stopped.push(target);
         }
-        restart.done = true;
       }
-      if (opts.restartWaitMs > 0 && restart.stopped.length > 0)
-        await waitForNew(restart.stopped, opts);
-      restart = undefined;
+      // (3)
+      if (opts.restartWaitMs > 0 && stopped.length > 0) await waitForNew(stopped, ctx, opts);
     },
   };
 }
@@ -82,15 +80,12 @@ function processKey(p: ProcInfo): string {
 
 async function stopProcess(target: ProcInfo, opts: RestartActionOptions): Promise<void> {
   const { log } = opts;
-  // (1)
   if (!(await signalUnlessGone(target, opts.stopSignal, opts))) return;
   log.info(
     { pid: target.pid, comm: target.comm, signal: opts.stopSignal.name },
     `stopping ${describeProcess(target)}`,
   );
-  // (2)
   if (await waitGone(target, opts.stopTimeoutMs, opts)) return;
-  // (3)
   log.warn(
     { pid: target.pid, comm: target.comm, stopTimeoutMs: opts.stopTimeoutMs },
     'process did not stop in time; sending SIGKILL',
@@ -125,16 +120,32 @@ function waitGone(target: ProcInfo, ms: number, opts: RestartActionOptions): Pro
   return pollUntil(opts.clock, ms, POLL_MS, () => isGone(opts.procRoot, target));
 }
 
-// (4)
-async function waitForNew(old: readonly ProcInfo[], opts: RestartActionOptions): Promise<void> {
+// (3)
+async function waitForNew(
+  old: readonly ProcInfo[],
+  ctx: ReloadContext,
+  opts: RestartActionOptions,
+): Promise<void> {
   const known = new Set(old.map(processKey));
-  const appeared = await pollUntil(opts.clock, opts.restartWaitMs, POLL_MS * 2, async () => {
-    const targets = await resolveTargets(opts).catch(() => []);
-    const fresh = targets.filter((p) => !known.has(processKey(p)));
-    if (fresh.length > 0) opts.log.info({ pids: fresh.map((p) => p.pid) }, 'new process started');
-    return fresh.length > 0;
-  });
+  const appeared = await pollUntil(
+    opts.clock,
+    opts.restartWaitMs,
+    POLL_MS * 2,
+    async () => {
+      const targets = await resolveTargets(opts).catch(() => []);
+      const fresh = targets.filter((p) => !known.has(processKey(p)));
+      if (fresh.length > 0) opts.log.info({ pids: fresh.map((p) => p.pid) }, 'new process started');
+      return fresh.length > 0;
+    },
+    [ctx.superseded],
+  );
   if (appeared) return;
+  if (ctx.superseded.aborted) {
+    throw new ReloadError(
+      'E_SUPERSEDED',
+      'stopped waiting for the new process: newer content arrived',
+    );
+  }
   throw new ReloadError(
     'E_RESTART_WAIT',
     `no new process matching ${opts.selector ? describeSelector(opts.selector) : 'the child'} appeared within ${opts.restartWaitMs}ms after the restart`,

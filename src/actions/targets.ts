@@ -1,9 +1,12 @@
 // Finds the processes a process action works on: the ones the selectors pick (read from /proc at
-// each attempt), or the supervised child when no selector is given.
+// each attempt), or the supervised child when no selector is given; and tells which of them may
+// hold older content than a given one (those that started before it was written).
 import type { Supervisor } from '../child.js';
+import type { Clock } from '../clock.js';
+import { hasContent } from '../decide.js';
 import { ReloadError } from '../errors.js';
 import { findTargets, type ProcessSelector } from '../proc/select.js';
-import { readProcess, type ProcInfo } from '../proc/table.js';
+import { readProcess, startClock, type ProcInfo } from '../proc/table.js';
 
 export interface TargetDeps {
   readonly selector: ProcessSelector | undefined;
@@ -25,6 +28,38 @@ export async function resolveTargets(deps: TargetDeps): Promise<ProcInfo[]> {
     });
   }
   return [info];
+}
+
+/** A target process and when it started (ms since the epoch). */
+export interface AgedProcess {
+  readonly proc: ProcInfo;
+  readonly startedAt: number;
+}
+
+/** The targets now, each with its start time. */
+export async function agedTargets(deps: TargetDeps, clock: Clock): Promise<AgedProcess[]> {
+  const targets = await resolveTargets(deps);
+  const startedAt = await startClock(deps.procRoot, () => clock.now());
+  return targets.map((proc) => ({ proc, startedAt: startedAt(proc) }));
+}
+
+/**
+ * The targets that may hold older content than the content written at `writtenAt`: those that
+ * started before it. One that started after it read it at start and is never told again.
+ */
+export function olderThan(targets: readonly AgedProcess[], writtenAt: number): AgedProcess[] {
+  return targets.filter((t) => !hasContent(t.startedAt, writtenAt));
+}
+
+/** When the oldest target started; 'idle' when none runs (Action.holderSince). */
+export async function oldestStart(deps: TargetDeps, clock: Clock): Promise<number | 'idle'> {
+  try {
+    const targets = await agedTargets(deps, clock);
+    return Math.min(...targets.map((t) => t.startedAt));
+  } catch (err) {
+    if (err instanceof ReloadError && err.code === 'E_NO_PROCESS') return 'idle';
+    throw err;
+  }
 }
 
 /** "nginx (pid 12)" for logs and messages. */

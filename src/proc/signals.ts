@@ -100,7 +100,7 @@ function killError(err: unknown, target: ProcInfo, what: string, selfUid: number
       `not permitted to send ${what}: it runs as UID ${uid} and hotreload as UID ${selfUid}`,
       {
         cause: err,
-        hint: `run hotreload as UID ${uid} (securityContext.runAsUser), or add the CAP_KILL capability`,
+        hint: `run hotreload as UID ${uid} (securityContext.runAsUser: ${uid} on the hotreload container); adding CAP_KILL does not help a container that does not run as root`,
       },
     );
   }

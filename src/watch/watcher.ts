@@ -121,8 +121,8 @@ async function anchorFor(target: WatchTarget): Promise<Anchor | undefined> {
  * - kubelet volume: the volume directory only (one inotify watch); each of its inotify events is
  *   reported, the swap being `rename ..data_tmp` and `rename ..data`.
  * - plain directory: the whole tree, through chokidar's events (which include files found when a
- *   new subdirectory is scanned); every event counts, and is followed by one more report
- *   TRAILING_MS later, for a change chokidar's throttle dropped (below).
+ *   new subdirectory is scanned) and the kernel's raw events under it; every event counts, and
+ *   is followed by one more report TRAILING_MS later, for a change chokidar's throttle dropped.
  * - anything else (a single file; a directory inside a kubelet volume): the anchor directory only
  *   (one inotify watch), reporting events that name the way to the target or a `..` name, so an
  *   atomic replace of the file and a kubelet swap are seen, and siblings are not reported.
@@ -222,11 +222,16 @@ class ChokidarPathWatcher implements PathWatcher {
     };
     if (plan.report === 'chokidar') fsw.on('all', report);
     fsw.on('raw', (event, name, details) => {
-      if (watchedPathOf(details) !== plan.root) return;
-      if (name === path.basename(plan.root)) {
+      const watched = watchedPathOf(details);
+      if (watched === plan.root && name === path.basename(plan.root)) {
         this.checkRoot(fsw, plan.root, rootId).catch((err) => this.fail(err));
       }
-      if (plan.report === 'inotify' && (!name || plan.relevant(name))) {
+      // In a plain directory the kernel's own events count too: chokidar reports no event for a
+      // symlink replaced by one with the same target path (it compares the link texts).
+      if (plan.report === 'chokidar') {
+        if (watched !== undefined)
+          report(`raw-${event}`, name ? path.join(watched, name) : watched);
+      } else if (watched === plan.root && (!name || plan.relevant(name))) {
         report(event, name ? path.join(plan.root, name) : plan.root);
       }
     });

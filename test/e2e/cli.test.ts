@@ -187,7 +187,9 @@ describe('hotreload CLI end to end', () => {
     await hr.waitForLog(reloaded);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     for (const line of [
-      /^hotreload_reloads_total\{result="success"\} 1$/m,
+      // One series per target, the password masked in its label.
+      /^hotreload_reloads_total\{action="http",target="POST http:\/\/user:xxxxx@127\.0\.0\.1:\d+\/r",result="success"\} 1$/m,
+      /^hotreload_target_in_sync\{action="http",target="POST http:\/\/user:xxxxx@127\.0\.0\.1:\d+\/r"\} 1$/m,
       /^hotreload_last_reload_successful 1$/m,
       /^hotreload_pending_reload 0$/m,
       /^hotreload_watch_events_total\{path=".*"\} [1-9]/m,

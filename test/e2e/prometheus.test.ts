@@ -2,10 +2,8 @@
 // hotreload makes it reload either through its lifecycle endpoint (/-/reload) or with SIGHUP.
 // What Prometheus reports at /api/v1/status/config is the configuration it actually runs.
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
-import { parse } from 'yaml';
-import { cleanupTempDirs, makeTempDir } from '../support/atomic-writer.js';
+import { cleanupTempDirs } from '../support/atomic-writer.js';
 import {
   FAST,
   TIMEOUT,
@@ -14,52 +12,13 @@ import {
   killProcesses,
   reloaded,
   sentTo,
-  volume,
-  type Volume,
 } from '../support/e2e.js';
-import { freePort, request, waitForBody } from '../support/net.js';
-import { startProcess, type Started } from '../support/processes.js';
 import { PROMETHEUS, requireProgram } from '../support/programs.js';
+import { promConfig as config, scrapeInterval, startPrometheus } from '../support/prometheus.js';
 import { waitFor } from '../support/wait.js';
 
 afterEach(killProcesses);
 after(cleanupTempDirs);
-
-interface Prometheus extends Volume {
-  readonly server: Started;
-  readonly url: string;
-  readonly data: string;
-}
-
-const config = (interval: string) => `global:\n  scrape_interval: ${interval}\n`;
-
-/** Starts Prometheus on a free port with scrape_interval 15s, and waits until it is ready. */
-async function startPrometheus(): Promise<Prometheus> {
-  const vol = await volume('prometheus-conf', { 'prometheus.yml': config('15s') });
-  const data = path.join(await makeTempDir('prometheus'), 'data');
-  const port = await freePort();
-  const server = startProcess(PROMETHEUS, [
-    `--config.file=${vol.dir}/prometheus.yml`,
-    '--web.enable-lifecycle',
-    `--web.listen-address=127.0.0.1:${port}`,
-    `--storage.tsdb.path=${data}`,
-  ]);
-  const url = `http://127.0.0.1:${port}`;
-  await waitForBody(`${url}/-/ready`, () => true, 30_000, 'Prometheus to be ready').catch(
-    (err: Error) => {
-      throw new Error(`${err.message}; its output: ${server.output().slice(-2000)}`);
-    },
-  );
-  return { ...vol, server, url, data };
-}
-
-/** The global scrape_interval of the configuration Prometheus runs now. */
-async function scrapeInterval(p: Prometheus): Promise<string> {
-  const res = await request(`${p.url}/api/v1/status/config`);
-  const body = JSON.parse(res.body) as { data: { yaml: string } };
-  const running = parse(body.data.yaml) as { global: { scrape_interval: string } };
-  return running.global.scrape_interval;
-}
 
 describe('Prometheus reloaded by hotreload', () => {
   const skip = requireProgram(PROMETHEUS);

@@ -23,11 +23,18 @@ function spec(text: string): StatusSpec {
 }
 
 function context(signal: AbortSignal = new AbortController().signal): ReloadContext {
-  return { fingerprint: 'sha256:test', changed: ['config.yaml'], attempt: 1, signal };
+  return {
+    fingerprint: 'sha256:test',
+    writtenAt: 0,
+    changed: ['config.yaml'],
+    attempt: 1,
+    signal,
+    superseded: new AbortController().signal,
+  };
 }
 
 /** The ReloadError a run rejected with; fails the test when it resolved. */
-async function failure(run: Promise<void>): Promise<ReloadError> {
+async function failure(run: Promise<unknown>): Promise<ReloadError> {
   try {
     await run;
   } catch (err) {

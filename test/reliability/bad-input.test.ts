@@ -127,6 +127,9 @@ const VALUE_CASES: Case[] = [
   flagCase('stop-signal', 'KILLME', 'not a signal'),
   flagCase('stop-timeout', '0', 'zero'),
   flagCase('restart-wait', '0', 'zero', ['--restart', ...TARGET]),
+  flagCase('min-process-age', 'young', 'not a duration', ['--signal', 'HUP', ...TARGET]),
+  flagCase('min-process-age', '-1s', 'negative', ['--signal', 'HUP', ...TARGET]),
+  envCase('min-process-age', '1', 'a bare number', { also: ['--signal', 'HUP', ...TARGET] }),
   flagCase('exec', '', 'an empty command'),
   flagCase('exec-timeout', '0', 'zero', ['--exec', 'true']),
   flagCase('exit', '256', 'above 255'),
@@ -143,6 +146,13 @@ const VALUE_CASES: Case[] = [
   flagCase('verify-status', '600', 'out of range'),
   flagCase('verify-status', '2xx,', 'a trailing comma'),
   flagCase('verify-timeout', '0', 'zero'),
+  flagCase('verify-metric', 'up = 1', "'=' instead of '=='", ['--verify-url', URL]),
+  flagCase('verify-metric', 'up == one', 'not a number', ['--verify-url', URL]),
+  flagCase('verify-metric', 'up{job=x} == 1', 'an unquoted label value', ['--verify-url', URL]),
+  envCase('verify-metric', '== 1', 'no metric name', { also: ['--verify-url', URL] }),
+  flagCase('verify-json', 'data.ok == true', 'no leading dot', ['--verify-url', URL]),
+  flagCase('verify-json', '.data.ok', 'no comparison', ['--verify-url', URL]),
+  flagCase('verify-json', '.data[x] == 1', 'a bad index', ['--verify-url', URL]),
   flagCase('state-file', '/var/run/hotreload/', 'a directory'),
 ];
 
@@ -236,6 +246,24 @@ const COMBINATION_CASES: Case[] = [
     flag: 'restart-wait',
     shows: q('30s'),
     args: [...BASE, '--restart-wait', '30s'],
+  },
+  {
+    what: '--min-process-age without --signal',
+    flag: 'min-process-age',
+    shows: q('2s'),
+    args: [...BASE, '--min-process-age', '2s'],
+  },
+  {
+    what: '--verify-metric without --verify-url',
+    flag: 'verify-metric',
+    shows: q('up == 1'),
+    args: [...BASE, '--verify-metric', 'up == 1'],
+  },
+  {
+    what: '--verify-json without --verify-url',
+    flag: 'verify-json',
+    shows: q('.ok == true'),
+    args: [...BASE, '--verify-json', '.ok == true'],
   },
   {
     what: '--all-matches without a selector',

@@ -19,6 +19,7 @@ import {
   killProcesses,
   reloaded,
   sentTo,
+  timeOf,
   volume,
 } from '../support/e2e.js';
 import { type HotreloadProcess } from '../support/hotreload-process.js';
@@ -66,6 +67,15 @@ const REJECTED = 'configuration rejected by validation; not reloading until it c
 const marker = (what: string) => `hotreload-rel-${what}-${randomUUID().slice(0, 8)}`;
 
 const failuresOf = (hr: HotreloadProcess) => logsWith(hr, 'reload failed; retrying');
+/** The record of a delivery that sent nothing: every process started after the content. */
+const skippedStart = (r: { msg: string }) => r.msg.startsWith('not told: it started after');
+
+/** What `pid` read at start ("ready <config>"). */
+async function startsOf(events: string, pid: number): Promise<string[]> {
+  return (await readEvents(events))
+    .filter((e) => e.pid === pid && e.event.startsWith('ready '))
+    .map((e) => e.event.slice('ready '.length));
+}
 
 /** hotreload calling `url` on changes under `dir`. */
 const httpArgs = (dir: string, url: string, ...more: string[]) => [
@@ -343,29 +353,35 @@ describe('the reload endpoint fails, then recovers', () => {
 });
 
 describe('the target process is missing, foreign or dies', () => {
-  it('no process matches, then it starts: the signal lands on it once', T, async () => {
-    const { dir, writer } = await volume('no-process', { 'app.conf': 'v1' });
-    const app = await writeReloadingApp(await makeTempDir('no-process-app'));
-    const events = path.join(await makeTempDir('no-process-events'), 'events');
-    const tag = marker('missing');
-    const hr = hotreload(hupArgs(dir, app.match(tag)));
-    const base = await hr.ready();
-    await writer.write({ 'app.conf': 'v2' });
-    await hr.waitForLog((r) => failed(r) && r.attempt === 2, 10_000, 'a second attempt');
-    assert.equal(errOf(failuresOf(hr)[0]!).code, 'E_NO_PROCESS');
-    await assertAlive(hr, base);
+  it(
+    'no process matches, then it starts: it read the change at start, so it is not signalled',
+    T,
+    async () => {
+      const { dir, writer } = await volume('no-process', { 'app.conf': 'v1' });
+      const app = await writeReloadingApp(await makeTempDir('no-process-app'));
+      const events = path.join(await makeTempDir('no-process-events'), 'events');
+      const tag = marker('missing');
+      const hr = hotreload(hupArgs(dir, app.match(tag)));
+      const base = await hr.ready();
+      await writer.write({ 'app.conf': 'v2' });
+      await hr.waitForLog((r) => failed(r) && r.attempt === 2, 10_000, 'a second attempt');
+      assert.equal(errOf(failuresOf(hr)[0]!).code, 'E_NO_PROCESS');
+      await assertAlive(hr, base);
 
-    const target = startProcess(process.execPath, [
-      app.file,
-      ...app.args(events, path.join(dir, 'app.conf'), path.join(dir, 'no-such-file'), tag),
-    ]);
-    await hr.waitForLog(reloaded, 10_000);
-    await quietFor(SETTLE_MS);
-    assert.ok(hr.logs.some(sentTo(target.pid)));
-    assert.deepEqual(await reloadsOf(events, target.pid), ['v2']);
-    assert.equal(target.proc.exitCode, null);
-    await endHealthy(hr, base);
-  });
+      const target = startProcess(process.execPath, [
+        app.file,
+        ...app.args(events, path.join(dir, 'app.conf'), path.join(dir, 'no-such-file'), tag),
+      ]);
+      await hr.waitForLog(skippedStart, 10_000);
+      await quietFor(SETTLE_MS);
+      assert.ok(!hr.logs.some(sentTo(target.pid)), 'a process that read v2 at start was signalled');
+      assert.deepEqual(await startsOf(events, target.pid), ['v2']);
+      assert.deepEqual(await reloadsOf(events, target.pid), []);
+      assert.equal(target.proc.exitCode, null);
+      assert.equal((await status(base)).applied, (await status(base)).current);
+      await endHealthy(hr, base);
+    },
+  );
 
   it(
     'EPERM: the target runs as another UID, so nothing is signalled; a hotreload with its UID then delivers the change once (--state-file)',
@@ -400,7 +416,10 @@ describe('the target process is missing, foreign or dies', () => {
 
       const same = hotreload(args, {}, asNobody);
       const base = await same.ready();
-      await same.waitForLog((r) => r.msg === 'content changed while hotreload was down; reloading');
+      // The state file says the last attempt failed: what the target holds is unknown.
+      const start = await same.waitForLog((r) => r.msg.startsWith('initial fingerprint taken'));
+      assert.match(start.msg, /may hold older content: reloading/);
+      assert.deepEqual(Object.values(start.targets as object), ['state-file-unknown']);
       await same.waitForLog(reloaded, 10_000);
       await quietFor(SETTLE_MS);
       assert.deepEqual(await reloadsOf(events, target.pid), ['v2']);
@@ -410,7 +429,7 @@ describe('the target process is missing, foreign or dies', () => {
   );
 
   it(
-    'the target exits when signalled and is restarted (the process is gone under hotreload): the reload is retried and lands on the new process',
+    'the target exits when signalled and is restarted (the process is gone under hotreload): the new process read the change at start and is not signalled',
     T,
     async () => {
       const { dir, writer } = await volume('gone', { 'app.conf': 'v1' });
@@ -430,7 +449,7 @@ describe('the target process is missing, foreign or dies', () => {
       const hr = hotreload(hupArgs(dir, app.match(tag)));
       const base = await hr.ready();
       await writer.write({ 'app.conf': 'v2' });
-      const ok = await hr.waitForLog(reloaded, 15_000);
+      const ok = await hr.waitForLog(skippedStart, 15_000);
       await quietFor(SETTLE_MS);
 
       const [died] = failuresOf(hr);
@@ -448,8 +467,9 @@ describe('the target process is missing, foreign or dies', () => {
         ['ready v1', 'died'],
       );
       const sent = hr.logs.filter((r) => r.msg.startsWith('sent ')).map((r) => r.pid);
-      assert.deepEqual(sent, [first, second]);
-      assert.deepEqual(await reloadsOf(events, second), ['v2']);
+      assert.deepEqual(sent, [first], 'only the process that ran v1 was signalled');
+      assert.deepEqual(await startsOf(events, second), ['v2']);
+      assert.deepEqual(await reloadsOf(events, second), []);
       await endHealthy(hr, base);
     },
   );
@@ -461,7 +481,7 @@ describe('the target process is missing, foreign or dies', () => {
   // (the counts are printed as a diagnostic); the unit tests with a fake /proc pin each one
   // exactly (test/unit/proc-signals.test.ts, test/unit/restart.test.ts).
   it(
-    'a crash-looping target (each instance lives 250 ms, so the one found may be gone at the signal, ESRCH, or just after it) while the content changes 5 times: only instances are signalled, and the final content is taken',
+    'a crash-looping target (each instance lives 250 ms, so the one found may be gone at the signal, ESRCH, or just after it) while the content changes 5 times: no instance is signalled before it is --min-process-age old, and the final content is taken',
     { timeout: 60_000 },
     async (t) => {
       const { dir, writer } = await volume('esrch', { 'app.conf': 'v1' });
@@ -509,9 +529,13 @@ describe('the target process is missing, foreign or dies', () => {
         [],
         `unexpected failures; logged: ${story(hr)}`,
       );
-      // The instance that took the final signal re-read the final content.
-      const lastPid = sent[sent.length - 1]!;
-      assert.deepEqual((await reloadsOf(events, lastPid)).slice(-1), ['v6']);
+      // Every signal went to an instance at least --min-process-age (1s) old, and the instances
+      // that started after the final write read it at start.
+      for (const r of hr.logs.filter((x) => x.msg.startsWith('sent '))) {
+        const run = loop.runs.find((x) => x.pid === r.pid)!;
+        assert.ok(timeOf(r) - run.startedAt >= 950, `signalled ${r.pid as number} too young`);
+      }
+      assert.ok((await readEvents(events)).some((e) => e.event === 'ready v6'));
       const count = (code: string) => codes.filter((c) => c === code).length;
       t.diagnostic(
         `${loop.runs.length} instances, ${sent.length} signals, failures: ` +
@@ -825,9 +849,12 @@ describe('hotreload itself is killed, restarted or given a broken configuration'
       await writer.write({ 'app.conf': 'v3' });
       const second = hotreload([...args, ...FAST, ...RESYNC]);
       const base = await second.ready();
-      await second.waitForLog(
-        (r) => r.msg === 'content changed while hotreload was down; reloading',
+      const start = await second.waitForLog((r) => r.msg.startsWith('initial fingerprint taken'));
+      assert.equal(
+        start.msg,
+        'initial fingerprint taken; the application may hold older content: reloading',
       );
+      assert.deepEqual(Object.values(start.targets as object), ['state-file-differs']);
       await second.waitForLog(reloaded, 10_000);
       await quietFor(SETTLE_MS);
       assert.deepEqual(app.taken(), ['v2', 'v3']);

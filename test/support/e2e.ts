@@ -6,6 +6,7 @@ import { killAll, startHotreload, type HotreloadProcess, type RunAs } from './ho
 import type { LogRecord } from './log-sink.js';
 import { killTracked, trackTree } from './processes.js';
 import { request } from './net.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** No quiet period, quick retries, the server on a free port. */
 export const FAST: readonly string[] = [
@@ -27,11 +28,23 @@ export interface Volume {
   readonly writer: AtomicWriter;
 }
 
-/** A temp directory holding `payload` as the kubelet projects a configMap volume. */
+/**
+ * How long after a volume's first write the pod's containers start. The kubelet writes volumes
+ * before it starts any container; hotreload tells a process that started less than 20 ms after
+ * the content was written (START_MARGIN_MS) about it again, so a process a test starts at once
+ * would get an extra reload it would not get in a pod.
+ */
+export const POD_START_GAP_MS = 50;
+
+/**
+ * A temp directory holding `payload` as the kubelet projects a configMap volume, resolved once
+ * containers would start (POD_START_GAP_MS later).
+ */
 export async function volume(prefix: string, payload: Payload): Promise<Volume> {
   const dir = await makeTempDir(prefix);
   const writer = new AtomicWriter(dir);
   await writer.write(payload);
+  await sleep(POD_START_GAP_MS);
   return { dir, writer };
 }
 

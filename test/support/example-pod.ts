@@ -7,7 +7,9 @@ import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import path from 'node:path';
 import { OPTIONS, type RawOptions } from '../../src/cli.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AtomicWriter, makeTempDir, type Payload } from './atomic-writer.js';
+import { POD_START_GAP_MS } from './e2e.js';
 import { configMapData, isUnder, mountHolding, type Manifest } from './examples.js';
 
 /** Changes a ConfigMap key's content for the local run (a listen port, say); identity if none. */
@@ -67,6 +69,8 @@ export class LocalPod {
         );
       }
     }
+    // The kubelet writes the volumes before it starts the pod's containers.
+    await sleep(POD_START_GAP_MS);
     return new LocalPod(manifests, dirs, configMaps, transform);
   }
 

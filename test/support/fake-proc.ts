@@ -1,5 +1,6 @@
-// A fake /proc tree in a temporary directory (stat, status and cmdline in the kernel's formats)
-// and a recording kill double. It simulates no kernel behaviour beyond those three files.
+// A fake /proc tree in a temporary directory (stat, status and cmdline in the kernel's formats,
+// and an uptime file) and a recording kill double. It simulates no kernel behaviour beyond those
+// files. Its uptime stands still: a start time is placed against it when /proc is read.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,6 +20,16 @@ export interface FakeProcess {
   uid?: number | { real: number; effective: number; saved: number };
 }
 
+/** The fake machine's uptime, in seconds; default start times are 10 s after boot. */
+export const UPTIME_S = 100_000;
+/** A start time (stat field 22) equal to the fake uptime: the process starts as /proc is read. */
+export const STARTING_NOW = String(UPTIME_S * 100);
+/**
+ * A start time 10 s after the fake uptime: whenever /proc is read, the process looks as if it
+ * started after any content a test has written (it runs the newest content).
+ */
+export const STARTED_AFTER_CONTENT = String(UPTIME_S * 100 + 1000);
+
 export interface FakeProc {
   readonly root: string;
   add(p: FakeProcess): void;
@@ -29,6 +40,7 @@ export interface FakeProc {
 
 export function fakeProc(): FakeProc {
   const root = mkdtempSync(path.join(tmpdir(), 'hotreload-proc-'));
+  writeFileSync(path.join(root, 'uptime'), `${UPTIME_S}.00 ${UPTIME_S * 2}.00\n`);
   const procs = new Map<number, FakeProcess>();
   const write = (p: FakeProcess) => {
     const dir = path.join(root, String(p.pid));

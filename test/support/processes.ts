@@ -11,6 +11,8 @@ import { waitFor } from './wait.js';
 export interface Started {
   readonly proc: ChildProcess;
   readonly pid: number;
+  /** When it was spawned, ms since the epoch. */
+  readonly startedAt: number;
   /** Resolves when the process exited; a process that could not start exits with code 127. */
   readonly exited: Promise<Exit>;
   /** What it wrote to stdout and stderr so far (the last 64 KiB), for assertions and failures. */
@@ -38,6 +40,7 @@ export function startProcess(
   args: readonly string[],
   options: StartOptions = {},
 ): Started {
+  const startedAt = Date.now();
   const proc = spawn(file, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: options.env ?? process.env,
@@ -63,6 +66,7 @@ export function startProcess(
   return {
     proc,
     pid: proc.pid ?? -1,
+    startedAt,
     exited,
     output: () => out,
     async waitForOutput(text, timeoutMs = 10_000) {

@@ -305,6 +305,7 @@ describe('diffSnapshots and changedPaths', () => {
     files: new Map(Object.entries(files)),
     problems: [],
     volumes: new Set(),
+    written: new Map(),
   });
 
   it('treats everything as added when there is no previous snapshot', () => {

@@ -69,7 +69,16 @@ describe('liveness', () => {
 
 describe('readiness', () => {
   it('is ready once the initial fingerprint is taken, and carries the last outcome', () => {
-    const lastReload = { at: 1, ok: false, attempt: 2, durationMs: 3, fingerprint: 'f' };
+    const lastReload = {
+      at: 1,
+      ok: false,
+      result: 'failure' as const,
+      action: 'http',
+      target: 'POST http://127.0.0.1/',
+      attempt: 2,
+      durationMs: 3,
+      fingerprint: 'f',
+    };
     const status = {
       applied: 'a',
       current: 'f',
@@ -78,6 +87,7 @@ describe('readiness', () => {
       pending: undefined,
       gaveUp: undefined,
       rejected: undefined,
+      targets: [],
     };
     assert.equal(readiness(false, status).ok, false);
     const probe = readiness(true, status);

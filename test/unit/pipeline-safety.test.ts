@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
-import type { AppliedStore } from '../../src/applied-store.js';
+import type { AppliedStore, StoredDeliveries } from '../../src/applied-store.js';
 import { ReloadError } from '../../src/errors.js';
 import type { Snapshot } from '../../src/fingerprint.js';
 import { createMetrics } from '../../src/metrics.js';
@@ -15,7 +15,13 @@ import { recordingAction } from '../support/recording-action.js';
 
 function snap(content: string): Snapshot {
   const hash = createHash('sha256').update(content).digest('hex');
-  return { hash, files: new Map([['/cfg/app.yaml', hash]]), problems: [], volumes: new Set() };
+  return {
+    hash,
+    files: new Map([['/cfg/app.yaml', hash]]),
+    problems: [],
+    volumes: new Set(),
+    written: new Map(),
+  };
 }
 
 /** A validator that refuses content containing "broken", or fails as the script says. */
@@ -41,14 +47,29 @@ function validator(outcomes: ('throw-transient' | undefined)[] = []) {
   return v;
 }
 
-function memoryStore(initial?: string): AppliedStore & { saved: string[] } {
-  const saved: string[] = [];
+/** What the recording action is called in --state-file. */
+const TARGET_ID = 'test test-target';
+
+/** A --state-file double: loads a state of format 1 (one fingerprint), records each new state. */
+function memoryStore(initial?: string): AppliedStore & { saved: StoredDeliveries[] } {
+  const saved: StoredDeliveries[] = [];
   return {
     saved,
-    load: () => Promise.resolve(initial),
-    save: (fp) => void saved.push(fp),
+    load: () =>
+      Promise.resolve(
+        initial === undefined ? undefined : { fingerprint: initial, targets: undefined },
+      ),
+    save(state) {
+      const last = saved[saved.length - 1];
+      if (JSON.stringify(last) !== JSON.stringify(state)) saved.push(state);
+    },
     flush: () => Promise.resolve(),
   };
+}
+
+/** The fingerprints the store recorded as applied by every target, in order, once each. */
+function appliedSaved(store: { saved: StoredDeliveries[] }): (string | undefined)[] {
+  return store.saved.map((s) => s.fingerprint).filter((fp, i, all) => i === 0 || all[i - 1] !== fp);
 }
 
 function setup(opts: { validators?: Validator[]; store?: AppliedStore } = {}) {
@@ -97,7 +118,8 @@ describe('validation before reloading', () => {
       'the application keeps its configuration',
     );
     assert.match(await t.metrics.registry.metrics(), /hotreload_validation_failures_total 1/);
-    assert.match(await t.metrics.registry.metrics(), /hotreload_pending_reload 1/);
+    // Refused content is not pending: nothing will try it again until it changes.
+    assert.match(await t.metrics.registry.metrics(), /hotreload_pending_reload 0/);
     assert.ok(t.sink.records.some((r) => r.msg.startsWith('configuration rejected by validation')));
     await t.clock.tick(120_000);
     assert.equal(t.action.calls.length, 0);
@@ -154,7 +176,10 @@ describe('the applied fingerprint across restarts (--state-file)', () => {
     assert.equal(t.action.calls.length, 1);
     await t.pipeline.run();
     assert.equal(t.action.calls.length, 1);
-    assert.deepEqual(store.saved, [snap('v1').hash]);
+    assert.deepEqual(store.saved.at(-1), {
+      fingerprint: snap('v1').hash,
+      targets: { [TARGET_ID]: snap('v1').hash },
+    });
   });
 
   // Found by a code review: the stand-in for the stored content had no missing paths, so a watched
@@ -180,7 +205,7 @@ describe('the applied fingerprint across restarts (--state-file)', () => {
     assert.equal(await pipeline.init(false), true);
     await pipeline.run();
     assert.equal(action.calls.length, 1);
-    assert.deepEqual(store.saved, [withMissing.hash]);
+    assert.deepEqual(appliedSaved(store), [undefined, withMissing.hash]);
   });
 
   it('stores the initial content without a stored state, and each delivered change', async () => {
@@ -188,16 +213,30 @@ describe('the applied fingerprint across restarts (--state-file)', () => {
     const t = setup({ store });
     assert.equal(await t.pipeline.init(false), false);
     await t.change('v2');
-    assert.deepEqual(store.saved, [snap('v1').hash, snap('v2').hash]);
+    assert.deepEqual(appliedSaved(store), [snap('v1').hash, snap('v2').hash]);
   });
 
-  it('stores nothing for a failed reload', async () => {
+  it('stores a target whose reload failed as unknown: a restart tells it again, even the old content', async () => {
     const store = memoryStore(snap('v1').hash);
     const t = setup({ store });
     await t.pipeline.init(false);
     t.action.script.push('fail');
     await t.change('v2');
-    assert.deepEqual(store.saved, [snap('v1').hash]);
+    assert.deepEqual(store.saved.at(-1), {
+      fingerprint: snap('v1').hash,
+      targets: { [TARGET_ID]: null },
+    });
     t.pipeline.stop();
+
+    const restarted = setup({
+      store: { ...memoryStore(), load: () => Promise.resolve(store.saved.at(-1)) },
+    });
+    assert.equal(
+      await restarted.pipeline.init(false),
+      true,
+      'v1 is mounted, the target may hold v2',
+    );
+    await restarted.pipeline.run();
+    assert.equal(restarted.action.calls.length, 1);
   });
 });

@@ -5,6 +5,7 @@ import { Debouncer } from '../../src/debounce.js';
 import type { Snapshot } from '../../src/fingerprint.js';
 import { createMetrics } from '../../src/metrics.js';
 import { Pipeline, type RetryPolicy } from '../../src/pipeline.js';
+import { ValidationError } from '../../src/validate/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { logSink } from '../support/log-sink.js';
 import { recordingAction } from '../support/recording-action.js';
@@ -14,7 +15,7 @@ function snap(files: Record<string, string>): Snapshot {
   const hash = createHash('sha256')
     .update(JSON.stringify([...map].sort()))
     .digest('hex');
-  return { hash, files: map, problems: [], volumes: new Set() };
+  return { hash, files: map, problems: [], volumes: new Set(), written: new Map() };
 }
 
 /** What takeSnapshot reports while the watched path /cfg does not exist. */
@@ -24,6 +25,7 @@ function gone(): Snapshot {
     files: new Map(),
     problems: [{ path: '/cfg', code: 'ENOENT' }],
     volumes: new Set(),
+    written: new Map(),
   };
 }
 
@@ -139,7 +141,7 @@ describe('Pipeline', () => {
     assert.doesNotMatch(t.sink.text(), /secret-value/);
   });
 
-  it('runs the actions in order and stops the chain at the first failure', async () => {
+  it('runs the kinds in order; a failure holds back the later kinds, and its retry does not call the earlier ones again', async () => {
     const t = setup({ actions: 3 });
     await t.pipeline.init(false);
     t.actions[1]!.script.push('fail');
@@ -149,11 +151,13 @@ describe('Pipeline', () => {
       t.actions.map((a) => a.calls.length),
       [1, 1, 0],
     );
-    await t.clock.tick(500); // first retry: all three run
+    await t.clock.tick(500); // the retry of the failed one; the first already took v2
     assert.deepEqual(
       t.actions.map((a) => a.calls.length),
-      [2, 2, 1],
+      [1, 2, 1],
     );
+    assert.equal(t.actions[1]!.calls[1]!.attempt, 2);
+    assert.equal(t.actions[2]!.calls[0]!.attempt, 1);
   });
 
   it('retries a failed reload with capped exponential backoff until it lands', async () => {
@@ -228,18 +232,20 @@ describe('Pipeline', () => {
   it('tries content it gave up on again when it comes back after a revert', async () => {
     const t = setup({ retry: { maxAttempts: 2 } });
     await t.pipeline.init(false);
-    t.action.script.push('fail', 'fail', 'ok');
+    t.action.script.push('fail', 'fail', 'ok', 'ok');
     t.change({ '/cfg/app.yaml': 'v2' });
     await t.clock.tick(100);
     await t.clock.tick(500);
     assert.equal(t.pipeline.status().gaveUp, snap({ '/cfg/app.yaml': 'v2' }).hash);
-    t.change({ '/cfg/app.yaml': 'v1' }); // reverted: the applied content
+    t.change({ '/cfg/app.yaml': 'v1' }); // reverted: the target may hold v2, so v1 is delivered
     await t.clock.tick(100);
     assert.equal(t.pipeline.status().gaveUp, undefined);
+    assert.equal(t.action.calls.length, 3);
     assert.equal(await t.gauge('hotreload_pending_reload'), 0);
     t.change({ '/cfg/app.yaml': 'v2' }); // back again, the endpoint fixed
     await t.clock.tick(100);
-    assert.equal(t.action.calls.length, 3);
+    assert.equal(t.action.calls.length, 4);
+    assert.equal(t.action.calls[3]!.attempt, 1);
     assert.equal(t.pipeline.status().applied, snap({ '/cfg/app.yaml': 'v2' }).hash);
   });
 
@@ -271,17 +277,46 @@ describe('Pipeline', () => {
     assert.equal(t.action.calls.length, 2);
   });
 
-  it('drops the pending reload when the content goes back to the applied version', async () => {
+  // thanos#5324, prometheus-operator#4708: after a failed reload the application may hold the new
+  // content or half of it; the rollback to the last success must be delivered.
+  it('delivers a rollback to the applied content after a failed attempt, and drops the retry', async () => {
     const t = setup({ retry: { initialMs: 5000, maxMs: 5000 } });
     await t.pipeline.init(false);
-    t.action.script.push('fail');
+    t.action.script.push('fail', 'ok');
     t.change({ '/cfg/app.yaml': 'v2' });
     await t.clock.tick(100);
     t.change({ '/cfg/app.yaml': 'v1' });
     await t.clock.tick(10_000);
-    assert.equal(t.action.calls.length, 1);
+    assert.equal(t.action.calls.length, 2);
+    assert.equal(t.action.calls[1]!.fingerprint, snap({ '/cfg/app.yaml': 'v1' }).hash);
+    assert.deepEqual(t.action.calls[1]!.changed, ['/cfg/app.yaml'], 'what the failed attempt sent');
     assert.equal(t.pipeline.status().pending, undefined);
+    assert.equal(t.pipeline.status().applied, snap({ '/cfg/app.yaml': 'v1' }).hash);
     assert.equal(await t.gauge('hotreload_pending_reload'), 0);
+    assert.ok(
+      t.sink.records.some((r) => r.why === 'state-unknown'),
+      'says why the applied content is sent again',
+    );
+  });
+
+  it('does not send the applied content again when a change is refused by validation and reverted', async () => {
+    const t = setup();
+    await t.pipeline.init(false);
+    // A refusal tells no target: the application still holds v1, so the revert needs nothing.
+    (t.pipeline as unknown as { deps: { validators: unknown[] } }).deps.validators = [
+      {
+        kind: 'test',
+        check: (ctx: { fingerprint: string }) =>
+          ctx.fingerprint === snap({ '/cfg/app.yaml': 'broken' }).hash
+            ? Promise.reject(new ValidationError('bad', []))
+            : Promise.resolve(),
+      },
+    ];
+    t.change({ '/cfg/app.yaml': 'broken' });
+    await t.clock.tick(100);
+    t.change({ '/cfg/app.yaml': 'v1' });
+    await t.clock.tick(100);
+    assert.equal(t.action.calls.length, 0);
   });
 
   it('delivers the newest content when a change arrives during a reload (single flight)', async () => {
@@ -364,7 +399,11 @@ describe('Pipeline', () => {
     t.change({ '/cfg/app.yaml': 'v2' });
     await t.clock.tick(100);
     const text = await t.metrics.registry.metrics();
-    assert.match(text, /hotreload_reloads_total\{result="success"\} 1/);
+    assert.match(
+      text,
+      /hotreload_reloads_total\{action="a0",target="a0-target",result="success"\} 1/,
+    );
+    assert.match(text, /hotreload_target_in_sync\{action="a0",target="a0-target"\} 1/);
     assert.match(text, /hotreload_changes_total 1/);
     assert.match(text, /hotreload_reload_duration_seconds_count 1/);
     assert.match(

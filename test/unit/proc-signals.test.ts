@@ -110,7 +110,7 @@ describe('sendSignal', () => {
       );
       assert.equal(
         err.hint,
-        'run hotreload as UID 101 (securityContext.runAsUser), or add the CAP_KILL capability',
+        'run hotreload as UID 101 (securityContext.runAsUser: 101 on the hotreload container); adding CAP_KILL does not help a container that does not run as root',
       );
       assert.equal((err.cause as NodeJS.ErrnoException).code, 'EPERM');
       return true;

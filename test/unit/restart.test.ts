@@ -6,7 +6,13 @@ import { createRestartAction, type RestartActionOptions } from '../../src/action
 import { ReloadError } from '../../src/errors.js';
 import { parseSignal } from '../../src/proc/signals.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { errnoError, fakeProc, recordingKill, type FakeProc } from '../support/fake-proc.js';
+import {
+  STARTED_AFTER_CONTENT,
+  errnoError,
+  fakeProc,
+  recordingKill,
+  type FakeProc,
+} from '../support/fake-proc.js';
 import { logSink } from '../support/log-sink.js';
 
 const APP = { ppid: 1, comm: 'filebeat', argv: ['/usr/share/filebeat/bin/filebeat', '-e'] };
@@ -40,7 +46,15 @@ function options(
   };
 }
 
-const ctx = { fingerprint: 'f', changed: [], attempt: 1, signal: new AbortController().signal };
+/** Content written when the fake clock starts: every process of the fake /proc is older. */
+const ctx = {
+  fingerprint: 'f',
+  writtenAt: new FakeClock().now(),
+  changed: [],
+  attempt: 1,
+  signal: new AbortController().signal,
+  superseded: new AbortController().signal,
+};
 
 /** Drives the fake clock in steps until `p` settles; real I/O (the fake /proc) runs in between. */
 async function settle<T>(
@@ -148,7 +162,7 @@ describe('--restart', () => {
     const clock = new FakeClock();
     const kill = recordingKill((pid) => {
       proc.remove(pid);
-      proc.add({ pid: 41, ...APP });
+      proc.add({ pid: 41, ...APP, startTime: STARTED_AFTER_CONTENT });
     });
     const sink = logSink();
     const r = await settle(
@@ -183,7 +197,8 @@ describe('--restart', () => {
         throw errnoError('EPERM');
       }
       proc.remove(pid);
-      if (pid === 40) proc.add({ pid: 41, ...APP }); // its container came back at once
+      // its container came back at once, with the new configuration
+      if (pid === 40) proc.add({ pid: 41, ...APP, startTime: STARTED_AFTER_CONTENT });
     });
     const action = createRestartAction(options(kill, clock));
     const first = await settle(clock, action.run(ctx));

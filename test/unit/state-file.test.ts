@@ -11,15 +11,35 @@ describe('state file', () => {
   it('is absent until written, then reads back what was written', async () => {
     const file = path.join(await makeTempDir('state'), 'hotreload.json');
     assert.equal(await readState(file), undefined);
-    await writeState(file, { fingerprint: 'abc', appliedAt: 123 });
-    assert.deepEqual(await readState(file), { fingerprint: 'abc', appliedAt: 123 });
-    await writeState(file, { fingerprint: 'def', appliedAt: 456 });
-    assert.deepEqual(await readState(file), { fingerprint: 'def', appliedAt: 456 });
+    const first = { fingerprint: 'abc', targets: { 'http POST http://a/': 'abc' }, savedAt: 123 };
+    await writeState(file, first);
+    assert.deepEqual(await readState(file), first);
+    const second = {
+      fingerprint: undefined,
+      targets: { 'http POST http://a/': null },
+      savedAt: 456,
+    };
+    await writeState(file, second);
+    assert.deepEqual(await readState(file), second);
+  });
+
+  it('reads a file of format 1 (hotreload 0.1) as one fingerprint for every target', async () => {
+    const file = path.join(await makeTempDir('state'), 's.json');
+    await writeFile(file, '{"format":1,"fingerprint":"abc","appliedAt":123}\n');
+    assert.deepEqual(await readState(file), {
+      fingerprint: 'abc',
+      targets: undefined,
+      savedAt: 123,
+    });
   });
 
   it('leaves no temporary file behind', async () => {
     const dir = await makeTempDir('state');
-    await writeState(path.join(dir, 's.json'), { fingerprint: 'x', appliedAt: 1 });
+    await writeState(path.join(dir, 's.json'), {
+      fingerprint: 'x',
+      targets: {},
+      savedAt: 1,
+    });
     assert.deepEqual(await readdir(dir), ['s.json']);
   });
 
@@ -27,11 +47,20 @@ describe('state file', () => {
     const file = path.join(await makeTempDir('state'), 's.json');
     await writeFile(file, '{"fingerprint": 3}');
     await assert.rejects(readState(file), /not a hotreload state file/);
+    await writeFile(file, '{"format":2,"savedAt":1,"targets":{"a":3}}');
+    await assert.rejects(readState(file), /not a hotreload state file/);
+    await writeFile(
+      file,
+      JSON.stringify({ format: 2, savedAt: 1, targets: {}, pad: 'x'.repeat(70_000) }),
+    );
+    await assert.rejects(readState(file), /not a hotreload state file/);
     await writeFile(file, 'garbage');
     await assert.rejects(readState(file));
   });
 
   it('fails to write into a missing directory without leaving anything', async () => {
-    await assert.rejects(writeState('/nonexistent-dir/s.json', { fingerprint: 'x', appliedAt: 1 }));
+    await assert.rejects(
+      writeState('/nonexistent-dir/s.json', { fingerprint: 'x', targets: {}, savedAt: 1 }),
+    );
   });
 });
