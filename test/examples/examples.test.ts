@@ -14,7 +14,7 @@ import { parse } from '../../src/cli.js';
 import { resolveConfig, type Config } from '../../src/config.js';
 import { VERSION } from '../../src/version.js';
 import { cleanupTempDirs } from '../support/atomic-writer.js';
-import { TIMEOUT, errOf, failed, killProcesses } from '../support/e2e.js';
+import { TIMEOUT, errOf, failed, killProcesses, reloaded } from '../support/e2e.js';
 import { localArgv, localUrl } from '../support/example-pod.js';
 import { LOCAL_RUNS, playUpdate } from '../support/example-runs.js';
 import {
@@ -452,6 +452,29 @@ describe('examples run locally with their own configuration', () => {
           20_000,
           'the fixed configuration',
         );
+      },
+    );
+  });
+
+  describe('prometheus/deployment-signal.yaml with a configuration Prometheus rejects', () => {
+    const skip = requireProgram(LOCAL_RUNS['prometheus/deployment-signal.yaml']!.program);
+
+    it(
+      'is a failed reload (--verify-metric: prometheus_config_last_reload_successful 0) while Prometheus keeps its configuration, and the update lands',
+      { ...TIMEOUT, skip },
+      async () => {
+        const r = await LOCAL_RUNS['prometheus/deployment-signal.yaml']!.run();
+        // Valid YAML (--validate lets it through) that Prometheus refuses.
+        await r.edit((conf) => conf.replace(/scrape_interval: \S+/, 'scrape_interval: soon'));
+        const failure = await r.hr.waitForLog(failed, 15_000, "'reload failed; retrying'");
+        assert.equal(errOf(failure).code, 'E_VERIFY');
+        assert.match(errOf(failure).message, /answered that the reload failed/);
+        assert.ok(r.hr.logs.some((l) => l.msg === `sent SIGHUP to prometheus (pid ${r.appPid})`));
+        assert.equal(await r.observe(), r.expected.before);
+        await r.update();
+        await waitFor(async () => (await r.observe()) === r.expected.after, 20_000, 'the update');
+        await r.hr.waitForLog(reloaded, 15_000);
+        assert.deepEqual(await r.hr.stop(), { code: 0, signal: null });
       },
     );
   });
