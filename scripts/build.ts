@@ -30,8 +30,18 @@ const LICENSES_FILE = `${OUT_DIR}/THIRD-PARTY-LICENSES.txt`;
  *   otherwise tiers it up to TurboFan even with --max-opt=1. With --max-opt=1: -10 / -19 MiB.
  * - --max-semi-space-size=1 (MiB): the young generation stays small instead of growing to 16 or
  *   32 MiB per semi-space under a burst of events: -6 / -4 MiB, for more, shorter scavenges.
+ * And one for safety (Node 22.14+): --disable-sigusr1. Node opens its inspector on
+ * 127.0.0.1:9229 when it gets SIGUSR1 and JavaScript has no handler for it; in a pod with a
+ * shared process namespace any container could send one during start-up, then run code as
+ * hotreload, with its Secrets. The banner's handler covers `node dist/main.js` started without
+ * the flag from the first statement on.
  */
-const NODE_FLAGS = ['--max-opt=1', '--liftoff-only', '--max-semi-space-size=1'];
+const NODE_FLAGS = [
+  '--max-opt=1',
+  '--liftoff-only',
+  '--max-semi-space-size=1',
+  '--disable-sigusr1',
+];
 
 /**
  * Packages whose default export is loaded on its first call instead of at start-up. string-width
@@ -47,15 +57,16 @@ const result = await build({
   bundle: true,
   platform: 'node',
   // The oldest Node.js that package.json's "engines" allows.
-  target: 'node20.19',
+  target: 'node22.14',
   format: 'esm',
   // ES module builds first: jsonc-parser's "main" is a UMD build whose relative require()s a
   // bundler cannot follow.
   mainFields: ['module', 'main'],
   // Bundled CommonJS dependencies call require() for Node's built-in modules; an ES module has
   // no require of its own, so the bundle makes one.
+  // The SIGUSR1 handler comes first of all (see NODE_FLAGS); main.ts adds its own later.
   banner: {
-    js: "import { createRequire as __hotreloadCreateRequire } from 'node:module'; const require = __hotreloadCreateRequire(import.meta.url);",
+    js: "process.on('SIGUSR1', () => {}); import { createRequire as __hotreloadCreateRequire } from 'node:module'; const require = __hotreloadCreateRequire(import.meta.url);",
   },
   minify: true,
   // Stack traces in fatal logs still name hotreload's functions and classes.

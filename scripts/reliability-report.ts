@@ -37,6 +37,12 @@ const SUITES: readonly SuiteSpec[] = [
       "The scenarios of the peers' own test suites (thanos `pkg/reloader`, prometheus-operator's config-reloader, configmap-reload) and their neighbours, with real nginx, real Prometheus, an HTTP endpoint that re-reads its configuration and processes that die to a signal they get too early: a rollback after a failed reload, a change before hotreload's first look, a restarting process, several `--http-url`, verification of what the application says, newer content during a verification, a replaced symlink, and outcomes that must be reported as they happened.",
   },
   {
+    title: 'Hostile input',
+    file: 'test/reliability/hostile.test.ts',
+    about:
+      'What a hostile or broken pod puts in the way, against the built CLI: entries that fail to read (ENAMETOOLONG), a 64 GiB sparse file and a link to an endless `/proc` file, FIFOs and a 300 MB file where a flag names a small file, a value HTTP cannot carry in a header file, a plain tree of 20,000 files, a log pipe nobody reads, a volume that never holds still during start-up, SIGUSR1 at start, a malformed request, a filesystem mounted over the watched directory. Each case asserts that the sidecar is neither wedged, crashed nor silenced: it answers, ends on SIGTERM within its bound, and still delivers other changes.',
+  },
+  {
     title: 'Bad input',
     file: 'test/reliability/bad-input.test.ts',
     about:

@@ -16,6 +16,12 @@ import { Pipeline, short } from './pipeline.js';
 import { startServer, type RunningServer } from './server.js';
 import type { PathWatcher, WatchOptions } from './watch/watcher.js';
 
+/**
+ * After --shutdown-timeout, how long an aborted reload gets to end, and the state file to be
+ * written: together well within the second main's watchdog allows past --shutdown-timeout.
+ */
+const ABORT_GRACE_MS = 300;
+const FLUSH_MS = 300;
 /** How long start-up waits for the initial scans of the watchers (a huge plain tree is slow). */
 const WATCH_SETTLE_TIMEOUT_MS = 30_000;
 
@@ -51,7 +57,12 @@ export interface App {
   stop(timeoutMs: number): Promise<void>;
 }
 
-export async function startApp(deps: AppDeps): Promise<App> {
+/**
+ * Starts watching, takes the initial fingerprint and starts the server. When `stop` aborts
+ * meanwhile (SIGTERM during a slow start), what was started is closed and the abort reason is
+ * thrown: start-up never holds up a stop.
+ */
+export async function startApp(deps: AppDeps, stop?: AbortSignal): Promise<App> {
   const { config, clock, log, metrics } = deps;
   // Runs wait for the initial fingerprint: an event on a path already watched while another is
   // still being set up must not run before init (it would compare against nothing).
@@ -107,13 +118,29 @@ export async function startApp(deps: AppDeps): Promise<App> {
       },
     });
   });
-  // The initial fingerprint is taken once every watch is in place, so nothing falls in between.
-  await raceTimeout(clock, Promise.all(watchers.map((w) => w.settled)), WATCH_SETTLE_TIMEOUT_MS);
-  await warnAboutSubPaths(deps);
-  const runAtOnce = await pipeline.init(config.reloadOnStart).finally(initDone);
+  const abandon = async () => {
+    debouncer.stop();
+    pipeline.stop();
+    await Promise.all(watchers.map((w) => w.close()));
+  };
+  let runAtOnce: boolean;
+  try {
+    // The initial fingerprint is taken once every watch is in place, so nothing falls in between.
+    const settled = Promise.all(watchers.map((w) => w.settled));
+    await raceTimeout(clock, settled, WATCH_SETTLE_TIMEOUT_MS, stop);
+    stop?.throwIfAborted();
+    await warnAboutSubPaths(deps);
+    runAtOnce = await pipeline.init(config.reloadOnStart, stop).finally(initDone);
+    stop?.throwIfAborted();
+  } catch (err) {
+    await abandon();
+    throw err;
+  }
   if (runAtOnce) debouncer.runNow();
   const heartbeat = startHeartbeat(clock);
   const resync = startResync(clock, config.resyncIntervalMs, () => {
+    // A directory replaced or mounted over without an event the watch could see is watched anew.
+    for (const w of watchers) void w.recheck();
     pipeline.markResync();
     trigger();
   });
@@ -125,6 +152,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
       kind: w.kind ?? null,
       state: w.state,
       mode: w.mode,
+      watches: w.watches,
     })),
     ...pipeline.status(),
   });
@@ -160,6 +188,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
     server,
     resync(reason) {
       log.info({ reason }, 'resync requested');
+      for (const w of watchers) void w.recheck();
       pipeline.markResync();
       debouncer.runNow();
     },
@@ -175,10 +204,11 @@ export async function startApp(deps: AppDeps): Promise<App> {
         if (!finished) {
           log.warn({ timeoutMs }, 'in-flight reload did not finish in time; aborting it');
           pipeline.abortInFlight();
-          await raceTimeout(clock, debouncer.settled(), 1000);
+          await raceTimeout(clock, debouncer.settled(), ABORT_GRACE_MS);
         }
       }
-      await pipeline.flush();
+      // The state file is on an emptyDir; one that does not answer does not hold the stop.
+      await raceTimeout(clock, pipeline.flush(), FLUSH_MS);
       await server?.close();
     },
   };
@@ -206,15 +236,25 @@ function startResync(clock: Clock, intervalMs: number, trigger: () => void): Tim
   return { cancel: () => timer?.cancel() };
 }
 
-/** True when `p` settled within `ms`. */
-async function raceTimeout(clock: Clock, p: Promise<unknown>, ms: number): Promise<boolean> {
+/** True when `p` settled within `ms`; false when the time ran out or `stop` aborted first. */
+async function raceTimeout(
+  clock: Clock,
+  p: Promise<unknown>,
+  ms: number,
+  stop?: AbortSignal,
+): Promise<boolean> {
+  if (stop?.aborted) return false;
   let timer: TimerHandle | undefined;
-  const timeout = new Promise<boolean>(
-    (resolve) => (timer = clock.setTimeout(() => resolve(false), ms)),
-  );
+  let onStop: (() => void) | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = clock.setTimeout(() => resolve(false), ms);
+    onStop = () => resolve(false);
+    stop?.addEventListener('abort', onStop, { once: true });
+  });
   try {
     return await Promise.race([p.then(() => true), timeout]);
   } finally {
     timer?.cancel();
+    if (onStop) stop?.removeEventListener('abort', onStop);
   }
 }

@@ -412,8 +412,10 @@ function normalizeArgv(argv: readonly string[]): string[] {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--') return out.concat(argv.slice(i));
-    const go = /^-([a-z][a-z0-9.-]+)(=.*)?$/.exec(arg);
-    const long = go && defs.has(go[1]!) ? `-${arg}` : arg;
+    // Go's -flag for every long name; an unknown one (a typo, -volume-dri) is read as one long
+    // flag too, so it is reported once by its name instead of as a cluster of short flags.
+    const go = /^-([a-zA-Z][a-zA-Z0-9._-]+)(=.*)?$/.exec(arg);
+    const long = go ? `-${arg}` : arg;
     const withValue = /^--([a-z][a-z0-9.-]+)=(.*)$/s.exec(long);
     const def = withValue && defs.get(withValue[1]!);
     const bare = /^--([a-z][a-z0-9.-]+)$/.exec(long);
@@ -530,6 +532,8 @@ function parseOrThrow(
   });
   if (failure) return usageError(explainUnknown(failure, argv));
   if (parsed.help || parsed.version) return { kind: 'exit', code: 0, output };
+  const unknownVariable = unknownEnv(env);
+  if (unknownVariable) return usageError(unknownVariable);
   const options: Record<string, unknown> = {};
   const fromEnvironment: string[] = [];
   for (const [key, def] of Object.entries(OPTIONS)) {
@@ -544,6 +548,32 @@ function parseOrThrow(
   }
   const command = ((parsed['--'] as unknown[] | undefined) ?? []).map(String);
   return { kind: 'run', options, command, fromEnv: fromEnvironment };
+}
+
+/** What hotreload itself sets for --exec and --validate-cmd; not options, never refused. */
+const OWN_VARIABLES = new Set([
+  'HOTRELOAD_CHANGED',
+  'HOTRELOAD_CHANGED_TRUNCATED',
+  'HOTRELOAD_FINGERPRINT',
+]);
+
+/**
+ * A HOTRELOAD_* variable that names no option (a typo would otherwise be ignored in silence):
+ * the message, with the variable meant; undefined when every one is known.
+ */
+function unknownEnv(env: Readonly<Record<string, string | undefined>>): string | undefined {
+  const known = Object.keys(OPTIONS).map(envName);
+  const unknown = Object.keys(env).filter(
+    (k) => k.startsWith('HOTRELOAD_') && !known.includes(k) && !OWN_VARIABLES.has(k),
+  );
+  if (unknown.length === 0) return undefined;
+  return unknown
+    .sort()
+    .map((k) => {
+      const meant = closest(k, known);
+      return `unknown environment variable ${k}${meant ? ` (did you mean ${meant}?)` : '; every flag --name is HOTRELOAD_NAME'}`;
+    })
+    .join('; ');
 }
 
 /** A flag that takes a value must get one, and cannot be negated (--no-watch). */
@@ -568,16 +598,43 @@ function explainUnknown(message: string, argv: readonly string[]): string {
   return m[1]!
     .split(', ')
     .map((name) => {
-      const typed = argv.find((a) => a.replace(/^-+/, '').split('=')[0] === name);
+      // yargs reads --no-X as X=false: the flag typed is --no-X.
+      const typed = argv.find((a) => {
+        const bare = a.replace(/^-+/, '').split('=')[0];
+        return bare === name || bare === `no-${name}`;
+      });
       if (!typed || !typed.startsWith('-')) {
         return `unexpected argument ${JSON.stringify(name)}; flags start with --, and an application to supervise goes after --`;
       }
-      const flag = `${typed.startsWith('--') ? '--' : '-'}${name}`;
-      const meant = closest(name, names);
-      return `unknown flag ${flag}${meant ? ` (did you mean --${meant}?)` : ''}`;
+      const written = typed.split('=')[0]!;
+      const bare = written.replace(/^-+/, '');
+      const instead = FOREIGN_FLAGS[bare];
+      if (instead) return `${written} is not a hotreload flag: ${instead}`;
+      const meant = closest(bare, names) ?? closest(name, names);
+      return `unknown flag ${written}${meant ? ` (did you mean --${meant}?)` : ''}`;
     })
     .join('; ');
 }
+
+/**
+ * Flags of the tools hotreload replaces that it does not take, with what to use instead:
+ * prometheus-config-reloader's (cmd/prometheus-config-reloader/main.go) and thanos reloader's.
+ */
+const FOREIGN_FLAGS: Readonly<Record<string, string>> = {
+  'listen-address': 'use --listen (e.g. --listen=:8080)',
+  'reload-method':
+    "use --http-url for 'http', or --signal HUP with --process-name prometheus for 'signal'",
+  'log-format': 'hotreload writes JSON log lines; leave it out',
+  'config-file':
+    'hotreload does not render configuration files; watch the directory holding it with --watch',
+  'config-envsubst-file':
+    'hotreload does not render configuration files (no $(VAR) expansion); watch the rendered file with --watch',
+  'reload-timeout': 'use --http-timeout',
+  'retry-interval': 'use --retry-initial and --retry-max (capped exponential backoff)',
+  'runtimeinfo-url':
+    "use --verify-url http://127.0.0.1:9090/api/v1/status/runtimeinfo with --verify-json '.data.reloadConfigSuccess == true'",
+  'watched-dir-recursive': 'a watched plain directory is always watched recursively; leave it out',
+};
 
 /** The name within two edits of `typed`, if any (Levenshtein distance). */
 function closest(typed: string, names: readonly string[]): string | undefined {

@@ -121,6 +121,23 @@ export function resolveProcessConfig(
       'a target process is only used by --signal or --restart; add one of them',
     );
   }
+  // Actions that undo each other: exiting restarts the container anyway, and a restart makes a
+  // reload by signal moot. One change, one way of telling the application.
+  const exitText = raw.exit;
+  if (exitText !== undefined && (restart || sig)) {
+    fail(
+      'exit',
+      exitText === '' ? 'true' : exitText,
+      `it restarts the container itself; --${restart ? 'restart' : 'signal'} would act on the application first: give one of them`,
+    );
+  }
+  if (restart && sig) {
+    fail(
+      'restart',
+      'true',
+      'a restart makes the reload by --signal moot; give --signal to reload in place, or --restart',
+    );
+  }
   const procRoot = raw['proc-root'] ?? DEFAULTS.procRoot;
   if (procRoot === '') fail('proc-root', procRoot, 'expected the directory where /proc is mounted');
   const exec = raw.exec;

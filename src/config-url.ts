@@ -1,7 +1,7 @@
 // Parses the URL options (--http-url, --verify-url): absolute http(s) URLs only, and an error
 // message that never shows a password.
 import { ConfigError } from './errors.js';
-import { redactUrl } from './redact.js';
+import { maskCredentials, redactUrl } from './redact.js';
 
 /** An absolute http(s) URL, or a ConfigError naming `flag`. */
 export function httpUrl(value: string, flag = 'http-url'): URL {
@@ -11,8 +11,8 @@ export function httpUrl(value: string, flag = 'http-url'): URL {
   } catch {
     throw new ConfigError(
       flag,
-      value.replace(/:[^:@/]*@/, ':xxxxx@'),
-      'expected an absolute http:// or https:// URL, e.g. http://127.0.0.1:8080/-/reload',
+      maskCredentials(value),
+      'expected an absolute http:// or https:// URL, e.g. http://127.0.0.1:8080/-/reload (in a password, write / as %2F, : as %3A, @ as %40 and , as %2C)',
     );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {

@@ -9,7 +9,14 @@ import { resolveProcessConfig, type ProcessConfig } from './config-process.js';
 import { resolveSafetyConfig, type SafetyConfig } from './config-safety.js';
 import { httpUrl } from './config-url.js';
 import { ConfigError } from './errors.js';
-import { parseHeader, parseHeaderFile, parseStatusSpec, type StatusSpec } from './http-status.js';
+import {
+  headerNameOf,
+  headerProblem,
+  parseHeader,
+  parseHeaderFile,
+  parseStatusSpec,
+  type StatusSpec,
+} from './http-status.js';
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -95,7 +102,11 @@ function watchPaths(values: readonly string[] | undefined, cwd: string): string[
 function httpMethod(value: string): string {
   if (!/^[A-Za-z]+$/.test(value))
     throw new ConfigError('http-method', value, 'expected a method such as POST, PUT or GET');
-  return value.toUpperCase();
+  const method = value.toUpperCase();
+  // CONNECT opens a tunnel; the HTTP client refuses it for a request.
+  if (method === 'CONNECT')
+    throw new ConfigError('http-method', value, 'CONNECT opens a tunnel; use POST, PUT or GET');
+  return method;
 }
 
 function listenAddress(value: string): ListenAddress | undefined {
@@ -152,10 +163,15 @@ export function resolveConfig(
       'expected status codes 100-599 such as 200, 200,204, 200-299 or 2xx',
     );
   const method = httpMethod(v('http-method', DEFAULTS.httpMethod));
-  const headers = each(
-    raw['http-header'],
-    (h) => parseHeader(h) ?? fail('http-header', h, "expected 'Name: value', e.g. 'X-Reload: 1'"),
-  );
+  const headers = each(raw['http-header'], (h) => {
+    const parsed = parseHeader(h);
+    const name = parsed?.name ?? headerNameOf(h);
+    if (!name) fail('http-header', h, "expected 'Name: value', e.g. 'X-Reload: 1'");
+    const problem = headerProblem(name, parsed?.value ?? h.slice(h.indexOf(':') + 1).trim());
+    // The value may be a secret: the message names the header, never its value.
+    if (problem || !parsed) fail('http-header', `${name}: (value not shown)`, problem ?? '');
+    return parsed;
+  });
   const headerFiles = each(raw['http-header-file'], (h) => {
     const parsed =
       parseHeaderFile(h) ??
@@ -164,8 +180,17 @@ export function resolveConfig(
         h,
         "expected 'Name=/path', e.g. 'Authorization=/var/run/secrets/token'",
       );
+    const problem = headerProblem(parsed.name);
+    if (problem) fail('http-header-file', h, problem);
     return { name: parsed.name, path: path.resolve(cwd, parsed.path) };
   });
+  const hosts = [...headers, ...headerFiles].filter((h) => h.name.toLowerCase() === 'host');
+  if (hosts.length > 1) {
+    const flag = headers.some((h) => h.name.toLowerCase() === 'host')
+      ? 'http-header'
+      : 'http-header-file';
+    fail(flag, hosts.map((h) => h.name).join(', '), 'Host may be given once');
+  }
   const urls = each(raw['http-url'], (u) => httpUrl(u));
   const retryInitialMs = duration('retry-initial', v('retry-initial', DEFAULTS.retryInitial));
   const retryMaxMs = duration('retry-max', v('retry-max', DEFAULTS.retryMax));
@@ -184,6 +209,12 @@ export function resolveConfig(
       'metrics-path',
       metricsPath,
       'expected a path starting with /, e.g. /metrics',
+    );
+  if (['/healthz', '/readyz', '/status'].includes(metricsPath))
+    throw new ConfigError(
+      'metrics-path',
+      metricsPath,
+      `${metricsPath} is one of hotreload's own endpoints (probes and status); choose another path, e.g. /metrics`,
     );
   const dryRun = raw['dry-run'] ?? false;
   const processConfig = resolveProcessConfig(raw, command, cwd);

@@ -6,7 +6,14 @@ import type { Dirent, Stats } from 'node:fs';
 import path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { HotreloadError } from './errors.js';
-import { poolFs, syncFs, type FingerprintFs, type OpenFile } from './fingerprint-fs.js';
+import { isUtf8 } from 'node:buffer';
+import {
+  poolFs,
+  syncFs,
+  type FingerprintFs,
+  type FsPath,
+  type OpenFile,
+} from './fingerprint-fs.js';
 import { DATA_LINK, isKubeletBookkeeping, isKubeletInternal } from './watch/target.js';
 
 export interface Snapshot {
@@ -39,8 +46,15 @@ const READ_CHUNK = 64 * 1024;
 const MIN_CHUNK = 4096;
 /** Entries of one directory read at once through the thread pool: enough for its four threads. */
 const DIR_CONCURRENCY = 8;
-const UNREADABLE = new Set(['EACCES', 'EPERM']);
 const ABSENT = new Set(['ENOENT', 'ENOTDIR']);
+/**
+ * Files larger than this stand for their metadata (size, times, inode) instead of their content:
+ * a ConfigMap or Secret holds at most 1 MiB in all, and hashing is bounded whatever a watched
+ * directory holds (a 64 GiB sparse file, a link to an endless /proc file).
+ */
+export const MAX_HASHED_BYTES = 16 * 1024 * 1024;
+/** The problem code of a file over MAX_HASHED_BYTES. */
+export const TOO_LARGE = 'TOO_LARGE';
 
 interface Collector {
   readonly files: Map<string, string>;
@@ -48,8 +62,10 @@ interface Collector {
   readonly missing: Set<string>;
   readonly volumes: Set<string>;
   readonly written: Map<string, number>;
-  /** The newest change time seen by this walk. */
+  /** The newest change time seen by this walk, on the watch path's own filesystem. */
   newest: number;
+  /** The watch path's device: what a link leads to elsewhere (/proc, another mount) is not dated. */
+  device: number | undefined;
 }
 
 function collector(): Collector {
@@ -60,6 +76,7 @@ function collector(): Collector {
     volumes: new Set(),
     written: new Map(),
     newest: 0,
+    device: undefined,
   };
 }
 
@@ -160,10 +177,11 @@ async function readWatchPath(
     // (2)
     const part = collector();
     const genDir = path.resolve(dir, generation);
-    await walkDir(syncFs, genDir, dir, new Set([await dirId(syncFs, genDir)]), part);
+    const listed = await walkDir(syncFs, genDir, dir, new Set([await dirId(syncFs, genDir)]), part);
     // (3)
     const after = await syncFs.readlink(dataLink).catch(() => undefined);
-    if (after === generation) {
+    // A generation that could not be listed was moved or removed under `..data`: read again.
+    if (listed && after === generation) {
       addPart(out, part);
       out.volumes.add(dir);
       out.written.set(dir, await commitTime(dataLink));
@@ -203,17 +221,18 @@ async function isTornVolume(dir: string, wasVolume: boolean): Promise<boolean> {
   const entries = await poolFs.readdir(dir).catch(() => undefined);
   if (entries === undefined) return false;
   for (const e of entries) {
-    if (isKubeletBookkeeping(e.name)) continue;
+    const name = e.name.toString('utf8');
+    if (isKubeletBookkeeping(name)) continue;
     if (!e.isSymbolicLink()) return false;
-    const target = await poolFs.readlink(path.join(dir, e.name)).catch(() => '');
+    const target = await poolFs.readlink(path.join(dir, name)).catch(() => '');
     if (!target.startsWith(`${DATA_LINK}/`)) return false;
   }
   return entries.length > 0 || wasVolume;
 }
 
-async function dirId(fs: FingerprintFs, p: string): Promise<string> {
+async function dirId(fs: FingerprintFs, p: FsPath): Promise<string> {
   const st = await fs.stat(p).catch(() => undefined);
-  return st ? idOf(st) : p;
+  return st ? idOf(st) : String(p);
 }
 
 function idOf(st: Stats): string {
@@ -226,7 +245,7 @@ function idOf(st: Stats): string {
  */
 async function visit(
   fs: FingerprintFs,
-  readPath: string,
+  readPath: FsPath,
   shownPath: string,
   ancestors: Ancestors,
   out: Collector,
@@ -237,7 +256,7 @@ async function visit(
   } catch (err) {
     return recordFailure(fs, readPath, shownPath, err, out);
   }
-  out.newest = Math.max(out.newest, st.ctimeMs);
+  noteWritten(out, st);
   if (st.isDirectory()) {
     if (ancestors.has(idOf(st))) out.problems.push({ path: shownPath, code: 'ELOOP' });
     else await walkDir(fs, readPath, shownPath, new Set([...ancestors, idOf(st)]), out);
@@ -250,29 +269,59 @@ async function visit(
 
 /**
  * Adds every entry of a directory, DIR_CONCURRENCY at a time. A regular file (as the listing
- * says) is hashed without a stat of its own: hashFile checks what it opened anyway.
+ * says) is hashed without a stat of its own: hashFile checks what it opened anyway. A directory
+ * that cannot be listed is recorded like an unreadable file; its siblings are read as usual.
+ * Resolves false when the directory is gone.
  */
 async function walkDir(
   fs: FingerprintFs,
-  readDir: string,
+  readDir: FsPath,
   shownDir: string,
   ancestors: Ancestors,
   out: Collector,
-): Promise<void> {
-  let entries: Dirent[];
+): Promise<boolean> {
+  let entries: Dirent<Buffer>[];
   try {
     entries = await fs.readdir(readDir);
   } catch (err) {
-    await recordFailure(fs, readDir, shownDir, err, out);
-    return;
+    // Unreadable, it is recorded and counts as listed; gone (ENOENT), it resolves false.
+    return recordFailure(fs, readDir, shownDir, err, out);
   }
-  const wanted = entries.filter((e) => !isKubeletInternal(e.name));
+  const wanted = entries.filter((e) => !isKubeletInternal(e.name.toString('latin1')));
   await forEachLimited(wanted, DIR_CONCURRENCY, async (e) => {
-    const readPath = path.join(readDir, e.name);
-    const shownPath = path.join(shownDir, e.name);
-    if (e.isFile()) await hashFile(fs, readPath, shownPath, out);
-    else await visit(fs, readPath, shownPath, ancestors, out);
+    const { read, shown } = child(readDir, shownDir, e.name);
+    if (e.isFile()) await hashFile(fs, read, shown, out);
+    else await visit(fs, read, shown, ancestors, out);
   });
+  return true;
+}
+
+/**
+ * The path of entry `name` of a directory, to read it and to show it. A name that is valid UTF-8
+ * is read through a string path; one that is not through a Buffer path (byte-exact). It is shown
+ * as it is, or, when it is not valid UTF-8 or holds a backslash, with every byte that is not
+ * printable ASCII (the backslash included) as \\xNN: two different names never share a key.
+ */
+function child(readDir: FsPath, shownDir: string, name: Buffer): { read: FsPath; shown: string } {
+  const utf8 = isUtf8(name);
+  const read =
+    typeof readDir === 'string' && utf8
+      ? path.join(readDir, name.toString('utf8'))
+      : Buffer.concat([typeof readDir === 'string' ? Buffer.from(readDir) : readDir, SLASH, name]);
+  const plain = utf8 && !name.includes(BACKSLASH);
+  return { read, shown: path.join(shownDir, plain ? name.toString('utf8') : escapeName(name)) };
+}
+
+const SLASH = Buffer.from('/');
+const BACKSLASH = 0x5c;
+
+function escapeName(name: Buffer): string {
+  let text = '';
+  for (const b of name) {
+    const printable = b >= 0x20 && b < 0x7f && b !== BACKSLASH;
+    text += printable ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`;
+  }
+  return text;
 }
 
 /**
@@ -304,11 +353,13 @@ async function forEachLimited<T>(
 /**
  * Hashes one file. It is opened non-blocking and checked with fstat, so a FIFO swapped in after
  * the stat (or the listing) is skipped instead of hanging the read. A read that returns less than
- * asked once fstat's size is reached is the last: a small file takes one read, not two.
+ * asked once fstat's size is reached is the last: a small file takes one read, not two. A file
+ * larger than MAX_HASHED_BYTES, or one that keeps giving bytes past it (a link to an endless
+ * /proc file), stands for its metadata instead (problem TOO_LARGE): what is hashed is bounded.
  */
 async function hashFile(
   fs: FingerprintFs,
-  readPath: string,
+  readPath: FsPath,
   shownPath: string,
   out: Collector,
 ): Promise<void> {
@@ -322,45 +373,62 @@ async function hashFile(
   try {
     const st = await file.stat();
     if (!st.isFile()) return;
-    out.newest = Math.max(out.newest, st.ctimeMs);
+    noteWritten(out, st);
+    if (st.size > MAX_HASHED_BYTES) return tooLarge(st, shownPath, out);
     const hash = createHash('sha256');
     const buf = Buffer.allocUnsafe(Math.min(READ_CHUNK, Math.max(MIN_CHUNK, st.size + 1)));
     for (let total = 0; ;) {
       const bytesRead = await file.read(buf);
       if (bytesRead === 0) break;
-      hash.update(buf.subarray(0, bytesRead));
       total += bytesRead;
+      if (total > MAX_HASHED_BYTES) return tooLarge(st, shownPath, out);
+      hash.update(buf.subarray(0, bytesRead));
       if (bytesRead < buf.length && total >= st.size) break;
     }
     out.files.set(shownPath, hash.digest('hex'));
   } catch (err) {
     await recordFailure(fs, readPath, shownPath, err, out);
   } finally {
-    await file.close();
+    await file.close().catch(() => undefined);
   }
 }
 
 /**
- * Files that vanished are absent (false). Unreadable ones keep a marker so they still count,
- * loops are reported; anything else is a real failure and is thrown.
+ * Counts an entry's change time toward when the content was written, if it is on the watch
+ * path's filesystem: a /proc or /sys file a link leads to is dated when it is looked at.
+ */
+function noteWritten(out: Collector, st: Stats): void {
+  out.device ??= st.dev;
+  if (st.dev === out.device) out.newest = Math.max(out.newest, st.ctimeMs);
+}
+
+function tooLarge(st: Stats, shownPath: string, out: Collector): void {
+  out.files.set(shownPath, `too-large:${metadataOf(st)}`);
+  out.problems.push({ path: shownPath, code: TOO_LARGE });
+}
+
+/**
+ * Files that vanished are absent (false). Any other failure, whatever its errno (EACCES, EIO from
+ * a flaky disk or a network mount, ENAMETOOLONG, ETIMEDOUT from a mount that does not answer),
+ * leaves a marker so the entry still counts, and a problem naming it; a loop is only a problem.
+ * Nothing an entry does stops the others from being read.
  */
 async function recordFailure(
   fs: FingerprintFs,
-  readPath: string,
+  readPath: FsPath,
   shownPath: string,
   err: unknown,
   out: Collector,
 ): Promise<boolean> {
-  const code = (err as NodeJS.ErrnoException).code ?? '';
+  const code = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
   if (ABSENT.has(code)) return false;
-  if (UNREADABLE.has(code)) out.files.set(shownPath, await unreadableMarker(fs, readPath, code));
-  else if (code !== 'ELOOP') throw err;
+  if (code !== 'ELOOP') out.files.set(shownPath, await unreadableMarker(fs, readPath, code));
   out.problems.push({ path: shownPath, code });
   return true;
 }
 
 /**
- * What stands for the content of a file hotreload may not read: its metadata, which needs no
+ * What stands for the content of a file hotreload cannot read: its metadata, which needs no
  * read permission. A kubelet update writes every key as a new file (a new inode), and a write in
  * place changes the size or mtime, so an update of a file hotreload cannot read still counts as a
  * change, without its content. A chmod changes only ctime: that counts too, and once the file
@@ -368,12 +436,15 @@ async function recordFailure(
  */
 async function unreadableMarker(
   fs: FingerprintFs,
-  readPath: string,
+  readPath: FsPath,
   code: string,
 ): Promise<string> {
   const st = await fs.stat(readPath).catch(() => undefined);
-  if (!st) return `unreadable:${code}`;
-  return `unreadable:${code}:${idOf(st)}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+  return st ? `unreadable:${code}:${metadataOf(st)}` : `unreadable:${code}`;
+}
+
+function metadataOf(st: Stats): string {
+  return `${idOf(st)}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
 }
 
 function finish(out: Collector): Snapshot {

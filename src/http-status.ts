@@ -74,6 +74,13 @@ export function parseHeader(text: string): HeaderSpec | undefined {
   return { name, value };
 }
 
+/** The name of `Name: value` when the name is valid (whatever the value), for messages. */
+export function headerNameOf(text: string): string | undefined {
+  const colon = text.indexOf(':');
+  const name = colon < 0 ? '' : text.slice(0, colon).trim();
+  return isHeaderName(name) ? name : undefined;
+}
+
 /** A header whose value is read from a file at each request, from `Name=/path`. */
 export function parseHeaderFile(text: string): HeaderFileSpec | undefined {
   const eq = text.indexOf('=');
@@ -88,7 +95,41 @@ function isHeaderName(name: string): boolean {
   return TOKEN.test(name);
 }
 
-/** True when `value` can be sent as a field value: no control characters except tab. */
+/**
+ * True when `value` can be sent as a field value: tab, visible ASCII, space and the Latin-1
+ * range (RFC 9110 §5.5 obs-text), which is what the HTTP client (undici, after Node's
+ * _http_common) accepts. No control character, so a value cannot smuggle in a second header.
+ */
 export function isHeaderValue(value: string): boolean {
-  return !/\p{Cc}/u.test(value.replaceAll('\t', ''));
+  return !/[^\t\x20-\x7e\x80-\xff]/.test(value);
+}
+
+/**
+ * Headers the HTTP client manages itself and refuses from the caller (undici 7,
+ * lib/core/request.js): framing and connection headers, and Expect. hotreload sends no body.
+ */
+const REFUSED_HEADERS: Readonly<Record<string, string>> = {
+  'transfer-encoding': 'hotreload sends no body, so there is nothing to frame',
+  'content-length': 'hotreload sends no body; the HTTP client sets it',
+  'keep-alive': 'the HTTP client manages its connections',
+  upgrade: 'a reload request cannot switch protocols',
+  expect: 'the HTTP client does not support Expect',
+};
+
+/**
+ * Why a header of this name (and value, when known) cannot be sent, or undefined when it can.
+ * Checked at start, so a header the client would refuse fails the flag instead of every request.
+ */
+export function headerProblem(name: string, value?: string): string | undefined {
+  const lower = name.toLowerCase();
+  const refused = REFUSED_HEADERS[lower];
+  if (refused) return `${name} cannot be set: ${refused}`;
+  if (value === undefined) return undefined;
+  if (!isHeaderValue(value)) {
+    return 'the value holds a character outside Latin-1 or a control character, which HTTP cannot carry';
+  }
+  if (lower === 'connection' && !value.split(',').every((t) => TOKEN.test(t.trim()))) {
+    return 'Connection takes a comma-separated list of tokens, e.g. close';
+  }
+  return undefined;
 }

@@ -15,8 +15,10 @@ import { realClock } from './clock.js';
 import { resolveConfig, type Config } from './config.js';
 import { ConfigError, HotreloadError, errorFields } from './errors.js';
 import { takeSnapshot } from './fingerprint.js';
+import { stalledCalls } from './fingerprint-fs.js';
+import { lateReads } from './small-file.js';
 import { changedDuringPod } from './pod-start.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, stdoutOutput, type LogOutput, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { readMounts, subPathMounts } from './mountinfo.js';
 import { parseSignal } from './proc/signals.js';
@@ -44,9 +46,10 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     process.stderr.write(`hotreload: ${err.message}${source}\nRun 'hotreload --help' for usage.\n`);
     return 2;
   }
-  const log = createLogger(config.logLevel);
+  const output = stdoutOutput();
+  const log = createLogger(config.logLevel, output);
   try {
-    return await run(config, log, env);
+    return await run(config, log, output, env);
   } catch (err) {
     log.fatal(
       {
@@ -56,6 +59,9 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
       'fatal error; exiting',
     );
     return 1;
+  } finally {
+    // What a slow reader has not taken yet, within a bound: an exit never waits for the log.
+    await output.drain(LOG_DRAIN_MS);
   }
 }
 
@@ -64,7 +70,12 @@ type Ending =
   | { readonly kind: 'exit-action'; readonly code: number }
   | { readonly kind: 'child-exited'; readonly exit: ChildExit };
 
-async function run(config: Config, log: Logger, env: NodeJS.ProcessEnv): Promise<number> {
+async function run(
+  config: Config,
+  log: Logger,
+  output: LogOutput,
+  env: NodeJS.ProcessEnv,
+): Promise<number> {
   const startedAt = realClock.now() - process.uptime() * 1000;
   const supervisor =
     config.process.command.length > 0
@@ -96,9 +107,19 @@ async function run(config: Config, log: Logger, env: NodeJS.ProcessEnv): Promise
       supervisor ? supervisor.forward(s) : s === 'SIGHUP' ? resync.now() : undefined,
     );
   }
+  // Whatever ends hotreload also ends a start-up in progress, and arms the watchdog that bounds
+  // the shutdown: nothing (a hung mount, a peer that never answers) keeps it running past that.
+  const startup = new AbortController();
+  void ending.then((end) => {
+    startup.abort(new Error(`stopping during start-up (${end.kind})`));
+    armWatchdog(config, supervisor !== undefined, log);
+  });
   supervisor?.start();
   try {
-    const metrics = createMetrics(VERSION, { configmapReload: config.configmapReloadMetrics });
+    const metrics = createMetrics(VERSION, {
+      configmapReload: config.configmapReloadMetrics,
+      logDropped: () => output.dropped,
+    });
     const actions = createActions(config, {
       supervisor,
       kill: (pid, signal) => process.kill(pid, signal),
@@ -119,33 +140,42 @@ async function run(config: Config, log: Logger, env: NodeJS.ProcessEnv): Promise
       },
       'starting',
     );
-    const app = await startApp({
-      config,
-      actions: config.dryRun ? dryRunActions(actions, log) : actions,
-      clock: realClock,
-      random: Math.random,
-      log,
-      metrics,
-      version: VERSION,
-      takeSnapshot,
-      watchPath,
-      validators: createValidators(config.safety, { env, clock: realClock, log }),
-      store: await stateStore(config, log),
-      findSubPathMounts: async (watched) => subPathMounts(await readMounts(), watched),
-      changedDuringPod: (snapshot) =>
-        changedDuringPod(snapshot, {
-          procRoot: config.process.procRoot,
-          selfPid: process.pid,
-          selfStartedAt: startedAt,
-          clock: realClock,
-        }),
+    const app = await startApp(
+      {
+        config,
+        actions: config.dryRun ? dryRunActions(actions, log) : actions,
+        clock: realClock,
+        random: Math.random,
+        log,
+        metrics,
+        version: VERSION,
+        takeSnapshot,
+        watchPath,
+        validators: createValidators(config.safety, { env, clock: realClock, log }),
+        store: await stateStore(config, log),
+        findSubPathMounts: async (watched) => subPathMounts(await readMounts(), watched),
+        changedDuringPod: (snapshot) =>
+          changedDuringPod(snapshot, {
+            procRoot: config.process.procRoot,
+            selfPid: process.pid,
+            selfStartedAt: startedAt,
+            clock: realClock,
+          }),
+      },
+      startup.signal,
+    ).catch((err: unknown) => {
+      if (startup.signal.aborted) return undefined;
+      throw err;
     });
-    resync.now = () => app.resync('SIGHUP');
+    if (app) resync.now = () => app.resync('SIGHUP');
     const end = await ending;
     // From here on a restart in progress (--restart of the child) does not start it again.
     supervisor?.close();
-    log.info({ ...end, shutdownTimeoutMs: config.shutdownTimeoutMs }, 'stopping');
-    await app.stop(config.shutdownTimeoutMs);
+    log.info(
+      { ...end, shutdownTimeoutMs: config.shutdownTimeoutMs, ...(!app && { during: 'start-up' }) },
+      'stopping',
+    );
+    await app?.stop(config.shutdownTimeoutMs);
     const code = await finish(end, supervisor, config);
     log.info({ code }, 'stopped');
     return code;
@@ -156,6 +186,30 @@ async function run(config: Config, log: Logger, env: NodeJS.ProcessEnv): Promise
     await supervisor?.stop(config.process.stopSignal, config.process.stopTimeoutMs);
     throw err;
   }
+}
+
+/** How long an exit waits for log lines a slow reader has not taken. */
+const LOG_DRAIN_MS = 1000;
+/** The longest a shutdown may take past --shutdown-timeout (plus stopping a child). */
+const SHUTDOWN_GRACE_MS = 1000;
+/** How long a child gets after SIGKILL (child.ts waits as long). */
+const CHILD_KILL_WAIT_MS = 5000;
+
+/**
+ * Ends hotreload if its shutdown overruns --shutdown-timeout by SHUTDOWN_GRACE_MS (plus
+ * --stop-timeout and the SIGKILL wait when it stops a child): with SIGKILL of itself, since a
+ * normal exit would wait for a thread stuck in a call to a mount that does not answer.
+ */
+function armWatchdog(config: Config, child: boolean, log: Logger): void {
+  const ms =
+    config.shutdownTimeoutMs +
+    SHUTDOWN_GRACE_MS +
+    (child ? config.process.stopTimeoutMs + CHILD_KILL_WAIT_MS : 0);
+  const timer = setTimeout(() => {
+    log.error({ boundMs: ms }, 'shutdown did not end in time; hotreload kills itself');
+    process.kill(process.pid, 'SIGKILL');
+  }, ms);
+  timer.unref();
 }
 
 /** The --state-file store; its directory must exist and be writable (an emptyDir). */
@@ -223,6 +277,9 @@ const keepAlive = setInterval(() => {}, 1 << 30);
 main(process.argv.slice(2), process.env).then(
   (code) => {
     clearInterval(keepAlive);
+    // A call stuck in the thread pool (a mount that does not answer) would hold a normal exit
+    // for ever: Node waits for the pool's threads. It has been logged; end without waiting.
+    if (stalledCalls() + lateReads() > 0) process.kill(process.pid, 'SIGKILL');
     process.exit(code);
   },
   (err: unknown) => {

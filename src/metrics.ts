@@ -43,6 +43,8 @@ export interface Metrics {
   readonly validationFailures: Counter;
   readonly pendingReload: Gauge;
   readonly targetInSync: Gauge<'action' | 'target'>;
+  readonly unreadableFiles: Gauge;
+  readonly fingerprintFailures: Counter;
   readonly appliedInfo: Gauge<'fingerprint'>;
   /** configmap-reload's metric names, with --configmap-reload-metrics. */
   readonly configmapReload: ConfigmapReloadMetrics | undefined;
@@ -53,6 +55,8 @@ export interface MetricsOptions {
   readonly processMetrics?: boolean;
   /** Also register configmap-reload's configmap_reload_* metrics; default false. */
   readonly configmapReload?: boolean;
+  /** Log lines dropped so far (a reader too slow or gone); not exported when absent. */
+  readonly logDropped?: () => number;
 }
 
 /**
@@ -137,6 +141,16 @@ export function createMetrics(version: string, opts: MetricsOptions = {}): Metri
       help: '1 while a target does not hold the current content and hotreload will try again (a reload running, a retry scheduled, or given up until the next resync); 0 when every target holds it or the content was refused by validation.',
       registers,
     }),
+    unreadableFiles: new GaugeMetric({
+      name: 'hotreload_unreadable_files',
+      help: 'Watched entries whose content cannot be compared now (unreadable, larger than 16 MiB, a loop); their metadata stands for them.',
+      registers,
+    }),
+    fingerprintFailures: new CounterMetric({
+      name: 'hotreload_fingerprint_failures_total',
+      help: 'Fingerprints that failed as a whole (retried with backoff; hotreload_pending_reload is 1 meanwhile).',
+      registers,
+    }),
     targetInSync: new GaugeMetric({
       name: 'hotreload_target_in_sync',
       help: '1 when the target is known to hold the current content, 0 otherwise.',
@@ -153,6 +167,21 @@ export function createMetrics(version: string, opts: MetricsOptions = {}): Metri
   };
   metrics.lastReloadSuccessful.set(1);
   metrics.pendingReload.set(0);
+  metrics.unreadableFiles.set(0);
+  const dropped = opts.logDropped;
+  if (dropped) {
+    let counted = 0;
+    new CounterMetric({
+      name: 'hotreload_log_lines_dropped_total',
+      help: 'Log lines dropped because standard output was not read fast enough (or not at all).',
+      registers,
+      collect() {
+        const now = dropped();
+        if (now > counted) this.inc(now - counted);
+        counted = now;
+      },
+    });
+  }
   return metrics;
 }
 

@@ -9,10 +9,17 @@
 import type { Logger } from 'pino';
 import type { Action, Delivered, ReloadContext } from './actions/action.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
-import type { Clock, TimerHandle } from './clock.js';
+import { pause, type Clock, type TimerHandle } from './clock.js';
 import { decide, decideAtStart, type Decision, type DeliveryState } from './decide.js';
 import { ReloadError, errorFields, type ErrorFields } from './errors.js';
-import { changedPaths, diffSnapshots, latestWrite, type Snapshot } from './fingerprint.js';
+import {
+  MAX_HASHED_BYTES,
+  TOO_LARGE,
+  changedPaths,
+  diffSnapshots,
+  latestWrite,
+  type Snapshot,
+} from './fingerprint.js';
 import { noStore, type AppliedStore, type StoredDeliveries } from './applied-store.js';
 import { setApplied, type Metrics, type ReloadResult } from './metrics.js';
 import { ValidationError, type FileProblem, type Validator } from './validate/index.js';
@@ -100,6 +107,10 @@ export interface PipelineStatus {
   readonly gaveUp: string | undefined;
   readonly rejected: Rejection | undefined;
   readonly targets: readonly TargetStatus[];
+  /** Set while fingerprinting fails (a volume that never holds still, an unexpected error). */
+  readonly fingerprintFailing: FingerprintFailure | undefined;
+  /** Entries whose content cannot be compared now (the first 20), with the reason. */
+  readonly problems: readonly { readonly path: string; readonly code: string }[];
 }
 
 /** Content that failed validation: never delivered, until it changes. */
@@ -185,6 +196,14 @@ interface InFlight {
 
 const SUPERSEDED = 'E_SUPERSEDED';
 
+/** Fingerprinting that keeps failing, for /status and the next retry. */
+export interface FingerprintFailure {
+  readonly since: number;
+  readonly failures: number;
+  readonly retryInMs: number;
+  readonly error: ErrorFields;
+}
+
 export class Pipeline {
   private readonly deliveries: readonly Delivery[];
   private readonly steps: readonly Step[];
@@ -202,8 +221,8 @@ export class Pipeline {
   private readonly abort = new AbortController();
   private resyncRequested = false;
   private inFlight: InFlight | undefined;
-  /** Fingerprints that failed in a row, and the run that tries again. */
-  private fingerprintFailures = 0;
+  /** While fingerprinting fails: since when, how often in a row, the last error. */
+  private fingerprinting: FingerprintFailure | undefined;
   private fingerprintRetry: TimerHandle | undefined;
   /** The missing paths last logged, NUL-joined, while they stay missing. */
   private waitingFor: string | undefined;
@@ -220,8 +239,9 @@ export class Pipeline {
    * the start time of what it tells, or whether the content changed during the pod's life.
    * Resolves true when a run should follow at once.
    */
-  async init(reloadOnStart: boolean): Promise<boolean> {
-    const snapshot = await this.deps.takeSnapshot(undefined);
+  async init(reloadOnStart: boolean, stop?: AbortSignal): Promise<boolean> {
+    const snapshot = await this.firstSnapshot(stop);
+    this.noteProblems(snapshot);
     this.current = snapshot;
     const stored = await this.store.load();
     const writtenAt = latestWrite(snapshot);
@@ -269,6 +289,25 @@ export class Pipeline {
     return true;
   }
 
+  /**
+   * The initial fingerprint, tried until it is taken (capped backoff): a volume that does not hold
+   * still at start is no reason to exit. Rejects only when `stop` aborts.
+   */
+  private async firstSnapshot(stop: AbortSignal | undefined): Promise<Snapshot> {
+    for (;;) {
+      try {
+        const snapshot = await this.deps.takeSnapshot(undefined);
+        this.fingerprinting = undefined;
+        return snapshot;
+      } catch (err) {
+        this.fingerprintFailed(err);
+        this.syncGauges();
+        const by = await pause(this.deps.clock, this.fingerprinting!.retryInMs, stop ? [stop] : []);
+        if (by) throw by.reason;
+      }
+    }
+  }
+
   /** The pod fact costs a look at the volume and /proc: only when some target may need it. */
   private needsPodFact(stored: StoredDeliveries | undefined, reloadOnStart: boolean): boolean {
     return !reloadOnStart && this.deliveries.some((d) => storedFor(stored, d.id) === undefined);
@@ -291,14 +330,15 @@ export class Pipeline {
     } catch (err) {
       // Not left to the next event or resync: a retry that was due would wait for them (and
       // with --resync-interval 0, for ever).
-      this.fingerprintFailures++;
-      const retryInMs = backoffDelay(this.deps.retry, this.fingerprintFailures, this.deps.random);
-      this.deps.log.warn({ err: errorFields(err), retryInMs }, 'fingerprint failed; trying again');
-      this.fingerprintRetry?.cancel();
-      this.fingerprintRetry = this.deps.clock.setTimeout(() => this.deps.requestRun(), retryInMs);
+      this.fingerprintFailed(err);
+      this.fingerprintRetry = this.deps.clock.setTimeout(
+        () => this.deps.requestRun(),
+        this.fingerprinting!.retryInMs,
+      );
+      this.syncGauges();
       return;
     }
-    this.fingerprintFailures = 0;
+    this.fingerprinting = undefined;
     // A watched path that went away (a volume being torn down, a directory being replaced, a
     // volume that lost its ..data link) is not new content: wait until it is back rather than
     // tell the application to reload. Said once per set of missing paths, not at every resync.
@@ -539,6 +579,24 @@ export class Pipeline {
     flight.superseded.abort(new ReloadError(SUPERSEDED, 'newer content arrived'));
   }
 
+  /** Counts a failed fingerprint, says so, and plans the next try (capped backoff). */
+  private fingerprintFailed(err: unknown): void {
+    const failures = (this.fingerprinting?.failures ?? 0) + 1;
+    const retryInMs = backoffDelay(this.deps.retry, failures, this.deps.random);
+    this.fingerprinting = {
+      since: this.fingerprinting?.since ?? this.deps.clock.now(),
+      failures,
+      retryInMs,
+      error: errorFields(err),
+    };
+    this.deps.metrics.fingerprintFailures.inc();
+    this.deps.log.warn(
+      { err: errorFields(err), failures, retryInMs },
+      'fingerprint failed; trying again',
+    );
+    this.fingerprintRetry?.cancel();
+  }
+
   /** Fails the in-flight reload's actions (used when the shutdown timeout expires). */
   abortInFlight(): void {
     this.abort.abort();
@@ -572,6 +630,8 @@ export class Pipeline {
       },
       gaveUp: this.deliveries.find((d) => d.gaveUp !== undefined)?.gaveUp,
       rejected: this.rejected,
+      fingerprintFailing: this.fingerprinting,
+      problems: (this.current?.problems ?? []).filter((p) => p.code !== 'ENOENT').slice(0, 20),
       targets: this.deliveries.map((d) => ({
         action: d.action.kind,
         target: d.action.target,
@@ -591,16 +651,27 @@ export class Pipeline {
     };
   }
 
-  /** Warns once about each file that cannot be read (its changes cannot be seen). */
+  /**
+   * Warns once about each entry whose content cannot be compared (named, with the reason); its
+   * metadata stands for it meanwhile, so a change of it is still seen. The gauge counts them.
+   */
   private noteProblems(snapshot: Snapshot): void {
     const known = new Set(this.current?.problems.map((p) => `${p.path}\0${p.code}`));
+    let unreadable = 0;
     for (const p of snapshot.problems) {
-      if (p.code === 'ENOENT' || known.has(`${p.path}\0${p.code}`)) continue;
+      if (p.code === 'ENOENT') continue;
+      unreadable++;
+      if (known.has(`${p.path}\0${p.code}`)) continue;
       this.deps.log.warn(
         { path: p.path, code: p.code },
-        'cannot read a watched file; its content is not compared until it can be read',
+        p.code === TOO_LARGE
+          ? `a watched file is larger than ${MAX_HASHED_BYTES / 1024 / 1024} MiB; its changes are seen from its size, times and inode, not its content`
+          : p.code === 'ELOOP'
+            ? 'a watched directory leads back to itself through a symlink; it is read once'
+            : 'cannot read a watched file; its changes are seen from its size, times and inode until it can be read',
       );
     }
+    this.deps.metrics.unreadableFiles.set(unreadable);
   }
 
   private noteChange(snapshot: Snapshot): void {
@@ -755,7 +826,8 @@ export class Pipeline {
       metrics.targetInSync.set(labels(d), inSync ? 1 : 0);
       if (!inSync && current !== this.rejected?.fingerprint) pending = true;
     }
-    metrics.pendingReload.set(pending ? 1 : 0);
+    // While fingerprinting fails, a change may be waiting unseen.
+    metrics.pendingReload.set(pending || this.fingerprinting ? 1 : 0);
     const failed = this.deliveries.some(
       (d) => d.last && !d.last.ok && d.last.result !== 'superseded',
     );

@@ -19,3 +19,23 @@ export function redactUrl(url: URL | string): string {
     return '<invalid url>';
   }
 }
+
+/**
+ * Text that should have been a URL but does not parse, for a message, with anything that may be
+ * a credential masked: everything before the last `@` of what follows the scheme (a password may
+ * hold `/`, `:` or `@`; a lone token is a username), and, without an `@`, anything after a `:` in
+ * the authority that is not a port number (`http://user:pa` is what is left of a password that
+ * held a comma when an environment list was split). The host may be masked with it; a credential
+ * never shows.
+ */
+export function maskCredentials(text: string): string {
+  const m = /^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)?(.*)$/s.exec(text)!;
+  const scheme = m[1] ?? '';
+  const rest = m[2]!;
+  const at = rest.lastIndexOf('@');
+  if (at >= 0) return `${scheme}${REDACTED}@${rest.slice(at + 1)}`;
+  const authority = /^[^/?#]*/.exec(rest)![0];
+  const colon = authority.lastIndexOf(':');
+  if (colon < 0 || /^\d*$/.test(authority.slice(colon + 1))) return text;
+  return `${scheme}${authority.slice(0, colon)}:${REDACTED}${rest.slice(authority.length)}`;
+}

@@ -55,7 +55,12 @@ async function handle(
   req: http.IncomingMessage,
   res: http.ServerResponse,
 ): Promise<void> {
-  const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+  let pathname: string;
+  try {
+    pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+  } catch {
+    return send(res, 400, 'text/plain', 'bad request target\n');
+  }
   if (req.method !== 'GET' && req.method !== 'HEAD')
     return send(res, 405, 'text/plain', 'method not allowed\n');
   switch (pathname) {

@@ -2,8 +2,9 @@
 // an emptyDir, which outlives container restarts). Written atomically (temporary file, fsync,
 // rename), so a crash never leaves half a state. It does not decide what a stored state means;
 // the pipeline does.
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { readSmallFile } from './small-file.js';
 
 export interface StoredState {
   /** The content every target took, when they all hold the same. */
@@ -20,17 +21,20 @@ export interface StoredState {
 const FORMAT = 2;
 /** A state file is a few hundred bytes; anything much larger is not one. */
 const MAX_BYTES = 64 * 1024;
+/** A state file on an emptyDir answers at once; one that does not is treated as unreadable. */
+const READ_TIMEOUT_MS = 5000;
 
 /** The stored state; undefined when there is none yet. Throws when the file is unreadable or corrupt. */
 export async function readState(file: string): Promise<StoredState | undefined> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = (
+      await readSmallFile(file, { maxBytes: MAX_BYTES, timeoutMs: READ_TIMEOUT_MS })
+    ).toString('utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-  if (text.length > MAX_BYTES) throw new Error(`not a hotreload state file (${text.length} bytes)`);
   const data = JSON.parse(text) as Record<string, unknown>;
   // Format 1 (hotreload 0.1): { format: 1, fingerprint, appliedAt }, one fingerprint for all.
   if (

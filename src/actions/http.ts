@@ -1,13 +1,13 @@
 // The HTTP action: one request to the application's reload endpoint, judged by its status. It
 // does not retry (the pipeline does) and never puts a header value or URL credentials into a
 // message: the URL is shown through redactUrl and header files are named by header and path.
-import { readFile as readFileFromDisk } from 'node:fs/promises';
 import type { Dispatcher } from 'undici';
 import { realClock } from '../clock.js';
 import { formatDuration } from '../duration.js';
 import { ReloadError, messageOf } from '../errors.js';
-import { isHeaderValue, type HeaderSpec, type StatusSpec } from '../http-status.js';
+import { headerProblem, type HeaderSpec, type StatusSpec } from '../http-status.js';
 import { redactUrl } from '../redact.js';
+import { readSmallFile } from '../small-file.js';
 import { VERSION } from '../version.js';
 import type { HttpOutcome } from '../metrics-configmap-reload.js';
 import type { Action, ReloadContext } from './action.js';
@@ -22,12 +22,14 @@ export interface HttpActionOptions {
   readonly timeoutMs: number;
   /** Where requests go; undici's global dispatcher when absent. */
   readonly dispatcher?: Dispatcher;
-  /** Reads a header file; fs.readFile as UTF-8 when absent. */
+  /** Reads a header file; a bounded read (64 KiB, --http-timeout) when absent. */
   readonly readFile?: (path: string) => Promise<string>;
   /** Told how each request went (configmap-reload's metrics). */
   readonly observe?: (outcome: HttpOutcome) => void;
 }
 
+/** A header file holds one value (a token): larger is refused. */
+const HEADER_FILE_BYTES = 64 * 1024;
 /** A matching response's body is drained up to this size; past it the connection is closed. */
 const DRAIN_LIMIT = 1024 * 1024;
 /** Bytes of an unexpected response's body read for the error message. */
@@ -126,7 +128,12 @@ function prepare(opts: HttpActionOptions): Prepared {
     expectStatus: opts.expectStatus,
     timeoutMs: opts.timeoutMs,
     dispatcher: opts.dispatcher,
-    readFile: opts.readFile ?? ((path) => readFileFromDisk(path, 'utf8')),
+    readFile:
+      opts.readFile ??
+      (async (path) =>
+        (
+          await readSmallFile(path, { maxBytes: HEADER_FILE_BYTES, timeoutMs: opts.timeoutMs })
+        ).toString('utf8')),
     observe: opts.observe,
   };
 }
@@ -279,11 +286,12 @@ async function readHeaderFiles(p: Prepared): Promise<HeaderSpec[]> {
         );
       }
       const value = raw.trim();
-      if (!isHeaderValue(value)) {
+      const problem = headerProblem(name, value);
+      if (problem) {
         throw new ReloadError(
           'E_HEADER_FILE',
-          `the file for header ${name} at ${path} holds control characters inside the value`,
-          { hint: 'the file must hold the value on a single line' },
+          `the file for header ${name} at ${path} cannot be sent: ${problem}`,
+          { hint: 'the file must hold the value on a single line, in Latin-1' },
         );
       }
       return { name, value };

@@ -1,7 +1,7 @@
 // Chooses the processes a signal or restart goes to: the selector's criteria (all must match),
 // the exclusions (PID 1, hotreload and its own children, zombies) and the topmost rule. It does
 // not signal; only findTargets reads /proc and the pid file.
-import { readFile as readFileFromDisk } from 'node:fs/promises';
+import { readSmallFile } from '../small-file.js';
 import path from 'node:path';
 
 import { ReloadError, messageOf } from '../errors.js';
@@ -23,6 +23,11 @@ export interface SelectionContext {
   readonly supervised: ReadonlySet<number>;
 }
 
+/**
+ * A pid file holds a few digits (PIDs stop at 4194304); the application writes it, so it is read
+ * within a small bound, and a FIFO or a hung mount fails the attempt instead of blocking it.
+ */
+const PID_FILE_LIMITS = { maxBytes: 64, timeoutMs: 2000 };
 /** The kernel keeps TASK_COMM_LEN - 1 = 15 bytes of a process name. */
 const COMM_BYTES = 15;
 const HINT =
@@ -64,7 +69,8 @@ export async function findTargets(
   procRoot: string,
   s: ProcessSelector,
   ctx: SelectionContext,
-  readFile: (p: string) => Promise<string> = (p) => readFileFromDisk(p, 'utf8'),
+  readFile: (p: string) => Promise<string> = async (p) =>
+    (await readSmallFile(p, PID_FILE_LIMITS)).toString('utf8'),
 ): Promise<ProcInfo[]> {
   const pidFromFile = s.pidFile === undefined ? undefined : await readPidFile(s.pidFile, readFile);
   const procs = await readTable(procRoot);

@@ -1,11 +1,12 @@
 // The checks that run before the actions: --validate (syntax of changed files) and
 // --validate-cmd (a user's command). A failed check is a ValidationError: the reload is not
 // attempted, the application keeps its configuration, and only a new change tries again.
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { ReloadError, messageOf } from '../errors.js';
 import { describeExit, runShell } from '../shell.js';
+import { readSmallFile } from '../small-file.js';
 import type { checkerFor } from './syntax.js';
 
 export interface FileProblem {
@@ -39,6 +40,8 @@ export interface Validator {
   check(ctx: ValidateContext): Promise<void>;
 }
 
+const SKIPPED = new Set(['ENOENT', 'E2BIG', 'EINVAL']);
+
 /** Files bigger than this are not parsed (a ConfigMap holds at most 1 MiB in all). */
 export const MAX_VALIDATED_BYTES = 8 * 1024 * 1024;
 
@@ -49,7 +52,7 @@ export interface ValidatedFiles {
 }
 
 const realFiles: ValidatedFiles = {
-  read: (p) => readFile(p),
+  read: (p) => readSmallFile(p, { maxBytes: MAX_VALIDATED_BYTES, timeoutMs: 5000 }),
   size: async (p) => (await stat(p)).size,
 };
 
@@ -91,8 +94,9 @@ async function checkFile(
     if ((await files.size(file)) > MAX_VALIDATED_BYTES) return undefined;
     data = await files.read(file);
   } catch (err) {
-    // Gone since the fingerprint: the next run sees the newer content.
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    // Gone, grown past the bound or no longer a regular file since the fingerprint: the next
+    // run sees the newer content.
+    if (SKIPPED.has((err as NodeJS.ErrnoException).code ?? '')) return undefined;
     return {
       ...base,
       message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`,

@@ -1,4 +1,4 @@
-// The whole sidecar in-process with its real parts: chokidar on kubelet-style volumes written by
+// The whole sidecar in-process with its real parts: inotify watches on kubelet-style volumes written by
 // the AtomicWriter simulator, the fingerprint, the debouncer, and the HTTP action against a real
 // server that reads the configuration at request time, as an application would.
 import assert from 'node:assert/strict';

@@ -2,29 +2,29 @@
 // watcher falls back to polling the content and says which sysctl to raise.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { watch, type ChokidarOptions } from 'chokidar';
+import { watch } from 'node:fs';
 import { realClock } from '../../src/clock.js';
 import type { HotreloadError } from '../../src/errors.js';
-import { watchPath, type WatchEvent } from '../../src/watch/watcher.js';
+import { watchPath, type WatchEvent, type WatchFactory } from '../../src/watch/watcher.js';
 import { AtomicWriter, cleanupTempDirs, makeTempDir } from '../support/atomic-writer.js';
 import { logSink } from '../support/log-sink.js';
 import { waitFor } from '../support/wait.js';
 
 after(cleanupTempDirs);
 
-/** chokidar's watch, failing as inotify_add_watch(2) does when the user is out of watches. */
-function refusingWatch(code: string): typeof watch {
-  return (paths: string | string[], options?: ChokidarOptions) => {
-    const fsw = watch(paths, options);
-    setImmediate(() =>
-      fsw.emit(
-        'error',
-        Object.assign(new Error(`${code}: System limit for number of file watchers reached`), {
-          code,
-        }),
-      ),
-    );
-    return fsw;
+const realWatch: WatchFactory = (dir, listener) =>
+  watch(dir, { encoding: 'buffer' }, (event, name) => listener(event, name));
+
+/** fs.watch, failing as inotify_add_watch(2) does when the user is out of watches, `times` times. */
+function refusingWatch(code: string, times = Infinity): WatchFactory {
+  let left = times;
+  return (dir, listener) => {
+    if (left-- > 0) {
+      throw Object.assign(new Error(`${code}: System limit for number of file watchers reached`), {
+        code,
+      });
+    }
+    return realWatch(dir, listener);
   };
 }
 
@@ -63,6 +63,46 @@ describe('watcher without inotify watches', () => {
   }
 });
 
+describe('watcher after a passing EMFILE', () => {
+  it('polls while the kernel refuses, then watches with inotify again, and says so', async () => {
+    const dir = await makeTempDir('emfile');
+    const writer = new AtomicWriter(dir);
+    await writer.write({ 'app.conf': 'v1' });
+    const events: WatchEvent[] = [];
+    const sink = logSink();
+    const w = watchPath(dir, {
+      clock: realClock,
+      log: sink.log,
+      onEvent: (e) => events.push(e),
+      onError: () => undefined,
+      pollFallbackMs: 50,
+      retryInotifyMs: 200,
+      watchFactory: refusingWatch('EMFILE', 2),
+    });
+    try {
+      await w.settled;
+      assert.equal(w.mode, 'polling');
+      await waitFor(() => w.mode === 'inotify' && w.state === 'watching', 5000, 'inotify again');
+      assert.ok(
+        sink.records.some((r) => r.msg === 'inotify watches available again; polling stopped'),
+      );
+      assert.equal(
+        sink.records.filter((r) => r.level === 'warn').length,
+        1,
+        'the limit is warned about once, not at every retry',
+      );
+      const polls = events.filter((e) => e.event === 'poll').length;
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(events.filter((e) => e.event === 'poll').length, polls, 'polling stopped');
+      const seen = events.length;
+      await writer.write({ 'app.conf': 'v2' });
+      await waitFor(() => events.length > seen, 5000, 'an inotify event for the update');
+    } finally {
+      await w.close();
+    }
+  });
+});
+
 describe('watcher that breaks', () => {
   it('reports the failure, tries again, and reports the path as appeared once watching works', async () => {
     const dir = await makeTempDir('broken');
@@ -79,9 +119,9 @@ describe('watcher that breaks', () => {
       onError: (e) => errors.push(e as HotreloadError),
       retryFailedMs: 100,
       // An error that is neither a missing path nor an inotify limit, twice.
-      watchFactory: (paths, options) => {
+      watchFactory: (dir, listener) => {
         if (refusals-- > 0) throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
-        return watch(paths, options);
+        return realWatch(dir, listener);
       },
     });
     try {

@@ -41,8 +41,14 @@ const TARGET = ['--process-name', 'hotreload-bad-input-app'];
 const q = (value: string) => JSON.stringify(value);
 
 /** `--flag value` after a valid command line (plus `also`); the message quotes the value. */
-function flagCase(flag: Flag, value: string, what: string, also: readonly string[] = []): Case {
-  return { what, flag, shows: q(value), args: [...BASE, ...also, `--${flag}`, value] };
+function flagCase(
+  flag: Flag,
+  value: string,
+  what: string,
+  also: readonly string[] = [],
+  override: Partial<Case> = {},
+): Case {
+  return { what, flag, shows: q(value), args: [...BASE, ...also, `--${flag}`, value], ...override };
 }
 
 /** `args` without `--flag value`. */
@@ -96,13 +102,61 @@ const VALUE_CASES: Case[] = [
   flagCase('http-url', 'localhost:8080', 'no scheme'),
   {
     ...flagCase('http-url', 'http://user:s3cret@127.0.0.1:99999/', 'a bad port, with a password'),
-    shows: q('http://user:xxxxx@127.0.0.1:99999/'),
+    shows: q('http://xxxxx@127.0.0.1:99999/'),
     hides: 's3cret',
   },
   envCase('http-url', 'ftp://127.0.0.1/reload', 'not http(s)'),
+  // Found by a hostile review: credentials showed for URL forms the masking missed.
+  ...[
+    ['http://user:pa/ss@127.0.0.1:99999/', 'a password holding /', 'pa/ss'],
+    ['http://user:p:ss@127.0.0.1:99999/', 'a password holding :', 'p:ss'],
+    ['http://user:p@ss@127.0.0.1:99999/', 'a password holding @', 'p@ss'],
+    ['http://s3cr3tT0ken@127.0.0.1:99999/', 'a lone token', 's3cr3tT0ken'],
+  ].map(([url, what, secret]) => ({
+    ...flagCase('http-url', url!, `${what}, and a bad port`),
+    shows: q('http://xxxxx@127.0.0.1:99999/'),
+    hides: secret,
+  })),
+  {
+    ...envCase(
+      'http-url',
+      'http://user:se,cret@127.0.0.1/',
+      'a comma inside a password splits the list',
+    ),
+    shows: 'xxxxx',
+    hides: 'cret',
+  },
   flagCase('http-method', 'PO ST', 'a space in the method'),
   flagCase('http-header', 'X-Reload', "no ':'"),
-  flagCase('http-header', 'X-Reload: 1\r\nX-Injected: 1', 'a second header smuggled in'),
+  {
+    // The value may be a secret: the message names the header and what is wrong, not the value.
+    ...flagCase('http-header', 'X-Reload: 1\r\nX-Injected: 1', 'a second header smuggled in'),
+    shows: q('X-Reload: (value not shown)'),
+    hides: 'X-Injected',
+  },
+  {
+    ...flagCase('http-header', 'Authorization: Bearer t€ken', 'a value outside Latin-1'),
+    shows: q('Authorization: (value not shown)'),
+    hides: 't€ken',
+  },
+  flagCase('http-header', 'Transfer-Encoding: chunked', 'a header the HTTP client manages', [], {
+    shows: q('Transfer-Encoding: (value not shown)'),
+  }),
+  flagCase('http-header', 'Expect: 100-continue', 'Expect, which the HTTP client refuses', [], {
+    shows: q('Expect: (value not shown)'),
+  }),
+  flagCase(
+    'http-header',
+    'Connection: keep-alive, "x"',
+    'a Connection value that is not tokens',
+    [],
+    {
+      shows: q('Connection: (value not shown)'),
+    },
+  ),
+  flagCase('http-header-file', 'Keep-Alive=/var/run/x', 'a header the HTTP client manages'),
+  flagCase('http-method', 'CONNECT', 'a method that opens a tunnel'),
+  flagCase('metrics-path', '/healthz', "one of hotreload's own endpoints"),
   envCase('http-header', 'X-Reload', "no ':'"),
   flagCase('http-header-file', 'Authorization', "no '='"),
   flagCase('http-header-file', '=/var/run/secrets/token', 'no header name'),
@@ -248,6 +302,30 @@ const COMBINATION_CASES: Case[] = [
     args: [...BASE, '--restart-wait', '30s'],
   },
   {
+    what: '--restart with --exit (both restart the application)',
+    flag: 'exit',
+    shows: q('3'),
+    args: [...BASE, ...TARGET, '--restart', '--exit', '3'],
+  },
+  {
+    what: '--signal with --exit',
+    flag: 'exit',
+    shows: q('true'),
+    args: [...BASE, ...TARGET, '--signal', 'HUP', '--exit'],
+  },
+  {
+    what: '--signal with --restart',
+    flag: 'restart',
+    shows: q('true'),
+    args: [...BASE, ...TARGET, '--signal', 'HUP', '--restart'],
+  },
+  {
+    what: 'Host given twice (a header and a header file)',
+    flag: 'http-header',
+    shows: q('Host, host'),
+    args: [...BASE, '--http-header', 'Host: a', '--http-header-file', 'host=/var/run/h'],
+  },
+  {
     what: '--min-process-age without --signal',
     flag: 'min-process-age',
     shows: q('2s'),
@@ -341,6 +419,47 @@ const STRAY_CASES: StrayCase[] = [
     shows: ['yes'],
     args: [...BASE, '--dry-run', 'yes'],
   },
+  // Found by a hostile review: yargs read --no-X as X=false, so the message named "such-flag".
+  {
+    what: '--no-such-flag',
+    shows: ['unknown flag --no-such-flag'],
+    args: [...BASE, '--no-such-flag'],
+  },
+  // Found by a hostile review: an unknown single-dash flag was read as a cluster of short ones,
+  // one error per letter.
+  {
+    what: "a single-dash typo of configmap-reload's -volume-dir",
+    shows: ['unknown flag -volume-dri', '--volume-dir'],
+    args: ['--listen', '', '--http-url', URL, '-volume-dri=/etc/config'],
+  },
+  ...[
+    ['--listen-address=:8080', '--listen'],
+    ['--reload-method=signal', '--signal HUP'],
+    ['--log-format=logfmt', 'JSON'],
+    ['--config-file=/etc/prometheus/prometheus.yml.gz', '--watch'],
+    ['--config-envsubst-file=/etc/prometheus/config_out/prometheus.env.yaml', '--watch'],
+    ['--reload-timeout=30s', '--http-timeout'],
+    ['--retry-interval=5s', '--retry-initial'],
+    ['--runtimeinfo-url=http://127.0.0.1:9090/api/v1/status/runtimeinfo', '--verify-json'],
+  ].map(([arg, instead]) => ({
+    what: `prometheus-config-reloader's ${arg!.split('=')[0]} says what to use instead`,
+    shows: [arg!.split('=')[0]!, 'is not a hotreload flag', instead!],
+    args: [...BASE, arg!],
+  })),
+];
+
+/** HOTRELOAD_* variables that name no option: refused, with the one meant. */
+const ENV_CASES: { what: string; env: Record<string, string>; shows: string[] }[] = [
+  {
+    what: 'HOTRELOAD_HTTP_URLS (a typo of HOTRELOAD_HTTP_URL)',
+    env: { HOTRELOAD_HTTP_URLS: URL },
+    shows: ['unknown environment variable HOTRELOAD_HTTP_URLS', 'HOTRELOAD_HTTP_URL?'],
+  },
+  {
+    what: 'HOTRELOAD_VOLUME_DIR (an alias has no variable of its own)',
+    env: { HOTRELOAD_VOLUME_DIR: WATCH },
+    shows: ['unknown environment variable HOTRELOAD_VOLUME_DIR'],
+  },
 ];
 
 /** Exit 2, nothing on stdout, one message on stderr that shows every one of `shows`. */
@@ -408,5 +527,11 @@ describe('a flag that needs another one', PARALLEL, () => {
 describe('a flag or argument hotreload does not have', PARALLEL, () => {
   for (const c of STRAY_CASES) {
     it(c.what, () => expectUsageError(c.args, {}, c.shows));
+  }
+});
+
+describe('a variable hotreload does not have', PARALLEL, () => {
+  for (const c of ENV_CASES) {
+    it(c.what, () => expectUsageError(BASE, c.env, c.shows));
   }
 });

@@ -149,7 +149,8 @@ export async function reloadsOf(events: string, pid: number): Promise<string[]> 
 }
 
 export interface Status {
-  readonly watched: { path: string; kind: string | null; state: string }[];
+  readonly watched: { path: string; kind: string | null; state: string; watches?: number }[];
+  readonly problems?: { path: string; code: string }[];
   readonly applied?: string;
   readonly current?: string;
   // Absent (not null) while there is none: JSON.stringify drops undefined.

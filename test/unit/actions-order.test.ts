@@ -26,20 +26,16 @@ function kinds(argv: string[]): string[] {
 }
 
 describe('action order', () => {
-  it('is exec, http, signal, restart, exit', () => {
+  it('is exec, http, signal, verify, whatever the order of the flags', () => {
     const argv = [
       '--watch',
       '/a',
-      '--exit',
-      '3',
-      '--restart',
+      '--verify-url',
+      'http://127.0.0.1:1/healthz',
       '--signal',
       'HUP',
       '--process-name',
       'app',
-    ];
-    const all = [
-      ...argv,
       '--http-url',
       'http://127.0.0.1:1/a',
       '--exec',
@@ -47,7 +43,18 @@ describe('action order', () => {
       '--http-url',
       'http://127.0.0.1:1/b',
     ];
-    assert.deepEqual(kinds(all), ['exec', 'http', 'http', 'signal', 'restart', 'exit']);
+    assert.deepEqual(kinds(argv), ['exec', 'http', 'http', 'signal', 'verify']);
+  });
+
+  it('is exec, http, restart, then exit last', () => {
+    const restart = ['--watch', '/a', '--restart', '--process-name', 'app', '--exec', 'true'];
+    assert.deepEqual(kinds([...restart, '--http-url', 'http://127.0.0.1:1/a']), [
+      'exec',
+      'http',
+      'restart',
+    ]);
+    const exit = ['--watch', '/a', '--exit', '3', '--http-url', 'http://127.0.0.1:1/a'];
+    assert.deepEqual(kinds([...exit, '--exec', 'true']), ['exec', 'http', 'exit']);
   });
 
   it('builds only the actions configured', () => {

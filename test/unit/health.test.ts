@@ -14,7 +14,9 @@ function watcher(watchPath: string, state: WatchState): PathWatcher {
     state,
     kind: 'kubelet',
     mode: 'inotify',
+    watches: 1,
     settled: Promise.resolve(),
+    recheck: () => Promise.resolve(),
     close: () => Promise.resolve(),
   };
 }
@@ -88,6 +90,8 @@ describe('readiness', () => {
       gaveUp: undefined,
       rejected: undefined,
       targets: [],
+      fingerprintFailing: undefined,
+      problems: [],
     };
     assert.equal(readiness(false, status).ok, false);
     const probe = readiness(true, status);

@@ -362,6 +362,7 @@ describe('Pipeline', () => {
 
   it('keeps running when taking the fingerprint fails', async () => {
     const clock = new FakeClock();
+    const metrics = createMetrics('test', { processMetrics: false });
     const sink = logSink();
     let fail = true;
     const action = recordingAction();
@@ -373,17 +374,27 @@ describe('Pipeline', () => {
       clock,
       random: () => 1,
       log: sink.log,
-      metrics: createMetrics('test', { processMetrics: false }),
+      metrics,
       requestRun: () => requested++,
     });
     let requested = 0;
-    await assert.rejects(p.init(false));
+    // The initial fingerprint is tried again until it is taken, not fatal.
+    const init = p.init(false);
+    await clock.tick(1);
+    await clock.tick(1);
+    assert.equal(p.ready, false);
     fail = false;
-    await p.init(false);
+    await clock.tick(1);
+    assert.equal(await init, false);
     fail = true;
     await p.run();
     assert.ok(sink.records.some((r) => r.msg.startsWith('fingerprint failed')));
     assert.equal(action.calls.length, 0);
+    // Visible while it fails: the status, the counter, and the pending gauge.
+    assert.equal(p.status().fingerprintFailing?.failures, 1);
+    const text = await metrics.registry.metrics();
+    assert.match(text, /hotreload_fingerprint_failures_total 4/);
+    assert.match(text, /hotreload_pending_reload 1/);
     // It asks for another run itself, not leaving it to the next event or resync.
     assert.equal(requested, 0);
     await clock.tick(1);
@@ -391,6 +402,28 @@ describe('Pipeline', () => {
     fail = false;
     await p.run();
     assert.equal(p.status().current, snap({ a: '2' }).hash);
+    assert.equal(p.status().fingerprintFailing, undefined);
+    assert.match(await metrics.registry.metrics(), /hotreload_pending_reload 0/);
+  });
+
+  it('stops trying the initial fingerprint when asked to stop', async () => {
+    const clock = new FakeClock();
+    const p = new Pipeline({
+      takeSnapshot: () => Promise.reject(new Error('EIO')),
+      actions: [recordingAction()],
+      retry: { initialMs: 1000, maxMs: 1000, maxAttempts: 0 },
+      clock,
+      random: () => 1,
+      log: logSink().log,
+      metrics: createMetrics('test', { processMetrics: false }),
+      requestRun: () => undefined,
+    });
+    const stop = new AbortController();
+    const init = p.init(false, stop.signal);
+    await clock.tick(5000);
+    stop.abort(new Error('SIGTERM'));
+    await assert.rejects(init, /SIGTERM/);
+    assert.equal(clock.pending, 0, 'no retry left behind');
   });
 
   it('updates the metrics for a success', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { redactUrl } from '../../src/redact.js';
+import { maskCredentials, redactUrl } from '../../src/redact.js';
 
 describe('redactUrl', () => {
   const cases: [input: string, shown: string][] = [
@@ -31,5 +31,25 @@ describe('redactUrl', () => {
     it(`renders ${JSON.stringify(input)} as <invalid url> instead of throwing`, () => {
       assert.equal(redactUrl(input), '<invalid url>');
     });
+  }
+});
+
+describe('maskCredentials (text that does not parse as a URL)', () => {
+  const cases: [input: string, shown: string][] = [
+    // A password holding '/', ':' or '@', or a lone token: nothing before the last '@'.
+    ['http://user:pa/ss@127.0.0.1:99999/', 'http://xxxxx@127.0.0.1:99999/'],
+    ['http://user:p:ss@127.0.0.1:99999/', 'http://xxxxx@127.0.0.1:99999/'],
+    ['http://user:p@ss@127.0.0.1:99999/', 'http://xxxxx@127.0.0.1:99999/'],
+    ['http://TOKEN@127.0.0.1:99999/', 'http://xxxxx@127.0.0.1:99999/'],
+    // What a comma in a password leaves when HOTRELOAD_HTTP_URL is split on commas.
+    ['http://user:se', 'http://user:xxxxx'],
+    ['cret@127.0.0.1/', 'xxxxx@127.0.0.1/'],
+    // Nothing to mask: the text is shown as it is.
+    ['localhost:8080', 'localhost:8080'],
+    ['http://127.0.0.1:99999/', 'http://127.0.0.1:99999/'],
+    ['not a url', 'not a url'],
+  ];
+  for (const [input, shown] of cases) {
+    it(`shows ${input} as ${shown}`, () => assert.equal(maskCredentials(input), shown));
   }
 });
