@@ -308,9 +308,9 @@ describe('stalls', () => {
         assert.deepEqual(await hr.stop('SIGTERM', 8000), { code: 0, signal: null });
         assert.ok(Date.now() - started < 6000, `stopped ${Date.now() - started} ms after SIGTERM`);
         assert.ok(
-        hr.logs.some((r) => r.msg === 'stopping' && r.during === 'start-up'),
-        JSON.stringify(hr.logs.slice(-5)),
-      );
+          hr.logs.some((r) => r.msg === 'stopping' && r.during === 'start-up'),
+          JSON.stringify(hr.logs.slice(-5)),
+        );
       } finally {
         flipper.kill('SIGKILL');
       }
