@@ -447,13 +447,18 @@ function metadataOf(st: Stats): string {
   return `${idOf(st)}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
 }
 
+/**
+ * The snapshot: the hash is sha256 over the records `file\0PATH\0HASH\0` and `missing\0PATH\0`
+ * in sorted order. Every field ends with NUL, which no path or hash contains, so records cannot
+ * run together; for the same reason the file records sort as their paths do, and all of them
+ * before the missing ones: they are hashed in path order without building them first (a tree of
+ * 20,000 files would hold megabytes of record strings for a moment).
+ */
 function finish(out: Collector): Snapshot {
   const files = new Map([...out.files].sort(([a], [b]) => compare(a, b)));
-  // Every field ends with NUL, which no path or hash contains, so records cannot run together.
-  const records = [...files].map(([p, h]) => `file\0${p}\0${h}\0`);
-  for (const p of out.missing) records.push(`missing\0${p}\0`);
   const hash = createHash('sha256');
-  for (const r of records.sort(compare)) hash.update(r);
+  for (const [p, h] of files) hash.update(`file\0${p}\0${h}\0`);
+  for (const p of [...out.missing].sort(compare)) hash.update(`missing\0${p}\0`);
   const unique = new Map(out.problems.map((pr) => [`${pr.path}\0${pr.code}`, pr]));
   const problems = [...unique.values()].sort(
     (a, b) => compare(a.path, b.path) || compare(a.code, b.code),

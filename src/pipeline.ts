@@ -18,6 +18,7 @@ import {
   changedPaths,
   diffSnapshots,
   latestWrite,
+  type ChangeSet,
   type Snapshot,
 } from './fingerprint.js';
 import { noStore, type AppliedStore, type StoredDeliveries } from './applied-store.js';
@@ -98,6 +99,12 @@ export interface PipelineStatus {
         readonly added: readonly string[];
         readonly changed: readonly string[];
         readonly removed: readonly string[];
+        /** Present when a list was cut to its first 20 paths: how many there were. */
+        readonly counts?: {
+          readonly added: number;
+          readonly changed: number;
+          readonly removed: number;
+        };
       }
     | undefined;
   /** The last attempt of any target. */
@@ -678,7 +685,7 @@ export class Pipeline {
     const previous = this.current;
     this.current = snapshot;
     if (!previous || previous.hash === snapshot.hash) return;
-    const diff = diffSnapshots(previous, snapshot);
+    const diff = bounded(diffSnapshots(previous, snapshot));
     this.lastChange = { at: this.deps.clock.now(), fingerprint: snapshot.hash, ...diff };
     this.deps.metrics.changes.inc();
     this.deps.log.info({ fingerprint: short(snapshot.hash), ...diff }, 'change detected');
@@ -893,6 +900,26 @@ function pseudoSnapshot(hash: string, now: Snapshot): Snapshot {
     problems: missingOf(now),
     volumes: new Set(),
     written: new Map(),
+  };
+}
+
+/** Paths a log line or /status names per list, at most; the counts give the rest. */
+const LISTED_PATHS = 20;
+
+/**
+ * A change set as logs and /status show it: each list cut to its first LISTED_PATHS paths, with
+ * the full counts, so a change of 5,000 keys is one short line, not 200 KB.
+ */
+function bounded(c: ChangeSet): ChangeSet & {
+  readonly counts?: { added: number; changed: number; removed: number };
+} {
+  const { added, changed, removed } = c;
+  if (added.length + changed.length + removed.length <= LISTED_PATHS) return c;
+  return {
+    added: added.slice(0, LISTED_PATHS),
+    changed: changed.slice(0, LISTED_PATHS),
+    removed: removed.slice(0, LISTED_PATHS),
+    counts: { added: added.length, changed: changed.length, removed: removed.length },
   };
 }
 

@@ -6,12 +6,14 @@
 // silenced: it answers, it ends on SIGTERM within its bound, and other changes are still delivered.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile, rename, symlink, truncate, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, afterEach, describe, it } from 'node:test';
 import { cleanupTempDirs, makeTempDir } from '../support/atomic-writer.js';
+import { memoryCgroup } from '../support/cgroup.js';
 import { FAST, errOf, failed, hotreload, killProcesses, reloaded, volume } from '../support/e2e.js';
 import { MAIN, spawnHotreload, type HotreloadProcess } from '../support/hotreload-process.js';
 import { freePort, request, waitForBody } from '../support/net.js';
@@ -43,6 +45,9 @@ async function endHealthy(hr: HotreloadProcess, base: string | undefined): Promi
   // --shutdown-timeout (5s by default) plus a second.
   assert.ok(Date.now() - started < 6000, `stopped ${Date.now() - started} ms after SIGTERM`);
 }
+
+/** The V8 flags the bundle's first line gives Node (`#!/usr/bin/env -S node FLAGS`). */
+const BUNDLE_FLAGS = readFileSync(MAIN, 'utf8').split('\n', 1)[0]!.split(' ').slice(3);
 
 /** True when `pid` catches signal number `signo` (SigCgt in /proc/PID/status). */
 async function handlesSignal(pid: number, signo: number): Promise<boolean> {
@@ -206,8 +211,8 @@ describe('files named by flags, read within a bound', () => {
 
 describe('a plain directory of 20,000 files', () => {
   it(
-    'one inotify watch per directory (not per file), starts, and delivers a change',
-    T,
+    "one inotify watch per directory (not per file), starts and delivers a change under the README's 96 MiB limit (a memory cgroup)",
+    { ...T, skip: requireRoot() },
     async () => {
       const dir = await makeTempDir('many');
       for (let d = 0; d < 4; d++) {
@@ -220,14 +225,27 @@ describe('a plain directory of 20,000 files', () => {
         );
       }
       const app = await startEndpoint(path.join(dir, 'd0', 'f0.conf'));
-      const hr = hotreload(['--watch', dir, '--http-url', app.url, ...FAST, '--debounce', '100ms']);
-      const base = await hr.ready(30_000);
-      const watched = (await status(base)).watched[0] as { watches?: number };
-      assert.equal(watched.watches, 5, 'the root and its four directories');
-      await writeFile(path.join(dir, 'd0', 'f0.conf'), 'changed');
-      await hr.waitForLog(reloaded, 15_000);
-      assert.deepEqual(app.taken(), ['changed']);
-      await endHealthy(hr, base);
+      // As the image runs it (the bundle's V8 flags), inside the limit the README recommends.
+      const cgroup = await memoryCgroup(96 * 1024 * 1024);
+      try {
+        const hr = hotreload(
+          ['--watch', dir, '--http-url', app.url, ...FAST, '--debounce', '100ms'],
+          {},
+          { wrap: cgroup.wrap, nodeFlags: BUNDLE_FLAGS },
+        );
+        const base = await hr.ready(30_000);
+        const watched = (await status(base)).watched[0] as { watches?: number };
+        assert.equal(watched.watches, 5, 'the root and its four directories');
+        await writeFile(path.join(dir, 'd0', 'f0.conf'), 'changed');
+        await hr.waitForLog(reloaded, 15_000);
+        assert.deepEqual(app.taken(), ['changed']);
+        await endHealthy(hr, base);
+        assert.equal(await cgroup.oomKills(), 0);
+        const usedMiB = (await cgroup.maxUsage()) / 1024 / 1024;
+        assert.ok(usedMiB < 96, `used ${usedMiB.toFixed(1)} MiB`);
+      } finally {
+        await cgroup.remove();
+      }
     },
   );
 });

@@ -43,6 +43,8 @@ export interface RunAs {
    * up, switching user itself: uid and gid are then not applied to it.
    */
   readonly wrap?: readonly string[];
+  /** Node's own flags, before the CLI (the bundle's first line gives them when it is executed). */
+  readonly nodeFlags?: readonly string[];
 }
 
 const running = new Set<ChildProcess>();
@@ -69,7 +71,7 @@ export function startHotreload(
   env: Record<string, string> = {},
   as: RunAs = {},
 ): HotreloadProcess {
-  const command = [as.node ?? process.execPath, as.main ?? MAIN, ...args];
+  const command = [as.node ?? process.execPath, ...(as.nodeFlags ?? []), as.main ?? MAIN, ...args];
   const [file, ...rest] = as.wrap ? [...as.wrap, ...command] : command;
   return spawnHotreload(file!, rest, {
     env: { PATH: process.env.PATH ?? '', ...env },

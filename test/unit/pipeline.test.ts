@@ -141,6 +141,27 @@ describe('Pipeline', () => {
     assert.doesNotMatch(t.sink.text(), /secret-value/);
   });
 
+  it('keeps the change log line short for a big change: the first 20 paths of a list, and the counts', async () => {
+    const t = setup();
+    await t.pipeline.init(false);
+    const many = Object.fromEntries(
+      Array.from({ length: 300 }, (_, i) => [`/cfg/k${String(i).padStart(3, '0')}.yaml`, 'x']),
+    );
+    t.change({ '/cfg/app.yaml': 'v2', ...many });
+    await t.clock.tick(100);
+    const rec = t.sink.records.find((r) => r.msg === 'change detected')!;
+    assert.equal((rec.added as string[]).length, 20);
+    assert.deepEqual(rec.changed, ['/cfg/app.yaml']);
+    assert.deepEqual(rec.counts, { added: 300, changed: 1, removed: 0 });
+    assert.ok(JSON.stringify(rec).length < 2000, `${JSON.stringify(rec).length} bytes`);
+    assert.deepEqual(t.pipeline.status().lastChange?.counts, {
+      added: 300,
+      changed: 1,
+      removed: 0,
+    });
+    assert.equal(t.action.calls[0]!.changed.length, 301, 'the action still gets every path');
+  });
+
   it('runs the kinds in order; a failure holds back the later kinds, and its retry does not call the earlier ones again', async () => {
     const t = setup({ actions: 3 });
     await t.pipeline.init(false);
