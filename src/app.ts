@@ -6,7 +6,7 @@ import type { Action } from './actions/action.js';
 import type { Clock, TimerHandle } from './clock.js';
 import type { Config } from './config.js';
 import { Debouncer } from './debounce.js';
-import type { Snapshot } from './fingerprint.js';
+import type { Snapshot, SnapshotOptions } from './fingerprint.js';
 import { liveness, readiness, startHeartbeat } from './health.js';
 import type { AppliedStore } from './applied-store.js';
 import type { Validator } from './validate/index.js';
@@ -36,6 +36,7 @@ export interface AppDeps {
   readonly takeSnapshot: (
     paths: readonly string[],
     previous: Snapshot | undefined,
+    opts: SnapshotOptions,
   ) => Promise<Snapshot>;
   readonly watchPath: (path: string, opts: WatchOptions) => PathWatcher;
   readonly validators?: readonly Validator[];
@@ -82,7 +83,7 @@ export async function startApp(deps: AppDeps, stop?: AbortSignal): Promise<App> 
     },
   );
   const pipeline = new Pipeline({
-    takeSnapshot: (previous) => deps.takeSnapshot(config.watch, previous),
+    takeSnapshot: (previous, fresh) => deps.takeSnapshot(config.watch, previous, { fresh }),
     validators: deps.validators ?? [],
     actions: deps.actions,
     store: deps.store,

@@ -31,6 +31,25 @@ export interface Snapshot {
    * and directories) otherwise.
    */
   readonly written: ReadonlyMap<string, number>;
+  /**
+   * Per kubelet volume read, the generation it read and what that held: the kubelet never
+   * changes a generation once `..data` names it, so the next snapshot reuses it while `..data`
+   * names the same one (a resync reads it again).
+   */
+  readonly generations: ReadonlyMap<string, GenerationRead>;
+}
+
+/** What one generation of a kubelet volume held. */
+export interface GenerationRead {
+  readonly name: string;
+  readonly files: ReadonlyMap<string, string>;
+  readonly problems: readonly { path: string; code: string }[];
+  readonly written: number;
+}
+
+export interface SnapshotOptions {
+  /** Read every generation again instead of reusing the previous snapshot's (the resync). */
+  readonly fresh?: boolean;
 }
 
 export interface ChangeSet {
@@ -62,6 +81,7 @@ interface Collector {
   readonly missing: Set<string>;
   readonly volumes: Set<string>;
   readonly written: Map<string, number>;
+  readonly generations: Map<string, GenerationRead>;
   /** The newest change time seen by this walk, on the watch path's own filesystem. */
   newest: number;
   /** The watch path's device: what a link leads to elsewhere (/proc, another mount) is not dated. */
@@ -75,6 +95,7 @@ function collector(): Collector {
     missing: new Set(),
     volumes: new Set(),
     written: new Map(),
+    generations: new Map(),
     newest: 0,
     device: undefined,
   };
@@ -90,13 +111,17 @@ type Ancestors = ReadonlySet<string>;
  */
 export async function takeSnapshot(
   watchPaths: readonly string[],
-  previous?: Pick<Snapshot, 'volumes'>,
+  previous?: Pick<Snapshot, 'volumes' | 'generations'>,
+  opts: SnapshotOptions = {},
 ): Promise<Snapshot> {
   // Kubelet volumes are read without leaving the event loop's thread; one turn of the loop first
   // keeps a caller that fingerprints in a loop from starving everything else.
   await nextTurn();
   const out = collector();
-  for (const p of watchPaths) await snapshotPath(p, previous?.volumes.has(p) ?? false, out);
+  for (const p of watchPaths) {
+    const read = opts.fresh ? undefined : previous?.generations.get(p);
+    await snapshotPath(p, previous?.volumes.has(p) ?? false, read, out);
+  }
   return finish(out);
 }
 
@@ -126,8 +151,13 @@ export function changedPaths(c: ChangeSet): string[] {
   return [...new Set([...c.added, ...c.changed, ...c.removed])].sort();
 }
 
-async function snapshotPath(p: string, wasVolume: boolean, out: Collector): Promise<void> {
-  const found = await readWatchPath(p, wasVolume, out);
+async function snapshotPath(
+  p: string,
+  wasVolume: boolean,
+  known: GenerationRead | undefined,
+  out: Collector,
+): Promise<void> {
+  const found = await readWatchPath(p, wasVolume, known, out);
   if (found === 'missing') {
     out.missing.add(p);
     out.problems.push({ path: p, code: 'ENOENT' });
@@ -146,7 +176,9 @@ async function snapshotPath(p: string, wasVolume: boolean, out: Collector): Prom
  * 1. readlink `..data`. When that fails, `p` is a plain directory, a file, missing, or a volume
  *    being torn down (see isTornVolume); all but the last are read as they are, through the
  *    thread pool. Trying the link first, rather than classifying the path (stat, then lstat),
- *    saves two calls;
+ *    saves two calls. When it names the generation `known` read, that read stands: the kubelet
+ *    never changes a committed generation, so events before the swap (the new generation being
+ *    written) and after it (links made, the old generation removed) cost one readlink;
  * 2. read the generation directory it names, reporting each file under the volume directory;
  * 3. readlink `..data` again; if it moved, the read may mix generations: start over.
  * Steps 1 to 3 are synchronous system calls: a volume the kubelet writes is small (the API server
@@ -157,12 +189,17 @@ async function snapshotPath(p: string, wasVolume: boolean, out: Collector): Prom
 async function readWatchPath(
   dir: string,
   wasVolume: boolean,
+  known: GenerationRead | undefined,
   out: Collector,
 ): Promise<'found' | 'missing' | 'torn'> {
   const dataLink = path.join(dir, DATA_LINK);
   for (let attempt = 1; attempt <= MAX_GENERATION_READS; attempt++) {
     // (1)
     const generation = await syncFs.readlink(dataLink).catch(() => undefined);
+    if (generation !== undefined && generation === known?.name) {
+      addGeneration(out, dir, known);
+      return 'found';
+    }
     if (generation === undefined) {
       const plain = collector();
       if (!(await visit(poolFs, dir, dir, new Set(), plain))) return 'missing';
@@ -182,9 +219,12 @@ async function readWatchPath(
     const after = await syncFs.readlink(dataLink).catch(() => undefined);
     // A generation that could not be listed was moved or removed under `..data`: read again.
     if (listed && after === generation) {
-      addPart(out, part);
-      out.volumes.add(dir);
-      out.written.set(dir, await commitTime(dataLink));
+      addGeneration(out, dir, {
+        name: generation,
+        files: part.files,
+        problems: part.problems,
+        written: await commitTime(dataLink),
+      });
       return 'found';
     }
   }
@@ -202,6 +242,15 @@ async function readWatchPath(
 async function commitTime(dataLink: string): Promise<number> {
   const st = await syncFs.lstat(dataLink).catch(() => undefined);
   return st ? Math.max(st.ctimeMs, st.mtimeMs) : 0;
+}
+
+/** Adds a kubelet volume's generation, read now or reused, to `out`. */
+function addGeneration(out: Collector, dir: string, read: GenerationRead): void {
+  for (const [p, hash] of read.files) out.files.set(p, hash);
+  out.problems.push(...read.problems);
+  out.volumes.add(dir);
+  out.written.set(dir, read.written);
+  out.generations.set(dir, read);
 }
 
 /** Adds the files and problems read into `part` to `out`. */
@@ -463,7 +512,14 @@ function finish(out: Collector): Snapshot {
   const problems = [...unique.values()].sort(
     (a, b) => compare(a.path, b.path) || compare(a.code, b.code),
   );
-  return { hash: hash.digest('hex'), files, problems, volumes: out.volumes, written: out.written };
+  return {
+    hash: hash.digest('hex'),
+    files,
+    problems,
+    volumes: out.volumes,
+    written: out.written,
+    generations: out.generations,
+  };
 }
 
 function compare(a: string, b: string): number {

@@ -31,8 +31,11 @@ export interface RetryPolicy extends BackoffPolicy {
 }
 
 export interface PipelineDeps {
-  /** Fingerprints the watched paths; `previous` tells which of them were kubelet volumes. */
-  readonly takeSnapshot: (previous: Snapshot | undefined) => Promise<Snapshot>;
+  /**
+   * Fingerprints the watched paths. `previous` tells which of them were kubelet volumes, and
+   * which generation each held (reused while `..data` names it, unless `fresh`).
+   */
+  readonly takeSnapshot: (previous: Snapshot | undefined, fresh?: boolean) => Promise<Snapshot>;
   /** Checks that must pass before the actions run (--validate, --validate-cmd). */
   readonly validators?: readonly Validator[];
   readonly actions: readonly Action[];
@@ -331,9 +334,12 @@ export class Pipeline {
 
   /** One run: fingerprint, then tell each target that needs the content. */
   async run(): Promise<void> {
+    // A resync reads every generation again: it is also the check that nothing but the kubelet
+    // changed a volume.
+    const resync = this.resyncRequested;
     let snapshot: Snapshot;
     try {
-      snapshot = await this.deps.takeSnapshot(this.current);
+      snapshot = await this.deps.takeSnapshot(this.current, resync);
     } catch (err) {
       // Not left to the next event or resync: a retry that was due would wait for them (and
       // with --resync-interval 0, for ever).
@@ -361,7 +367,6 @@ export class Pipeline {
     this.waitingFor = undefined;
     this.noteProblems(snapshot);
     this.noteChange(snapshot);
-    const resync = this.resyncRequested;
     this.resyncRequested = false;
     const content = snapshot.hash;
     if (this.rejected && this.rejected.fingerprint !== content) this.rejected = undefined;
@@ -900,6 +905,7 @@ function pseudoSnapshot(hash: string, now: Snapshot): Snapshot {
     problems: missingOf(now),
     volumes: new Set(),
     written: new Map(),
+    generations: new Map(),
   };
 }
 

@@ -26,6 +26,7 @@ function snap(content: string): Snapshot {
     problems: [],
     volumes: new Set(),
     written: new Map([['/cfg', WRITTEN_AT]]),
+    generations: new Map(),
   };
 }
 

@@ -306,6 +306,7 @@ describe('diffSnapshots and changedPaths', () => {
     problems: [],
     volumes: new Set(),
     written: new Map(),
+    generations: new Map(),
   });
 
   it('treats everything as added when there is no previous snapshot', () => {

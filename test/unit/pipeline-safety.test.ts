@@ -21,6 +21,7 @@ function snap(content: string): Snapshot {
     problems: [],
     volumes: new Set(),
     written: new Map(),
+    generations: new Map(),
   };
 }
 

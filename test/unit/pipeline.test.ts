@@ -15,7 +15,14 @@ function snap(files: Record<string, string>): Snapshot {
   const hash = createHash('sha256')
     .update(JSON.stringify([...map].sort()))
     .digest('hex');
-  return { hash, files: map, problems: [], volumes: new Set(), written: new Map() };
+  return {
+    hash,
+    files: map,
+    problems: [],
+    volumes: new Set(),
+    written: new Map(),
+    generations: new Map(),
+  };
 }
 
 /** What takeSnapshot reports while the watched path /cfg does not exist. */
@@ -26,6 +33,7 @@ function gone(): Snapshot {
     problems: [{ path: '/cfg', code: 'ENOENT' }],
     volumes: new Set(),
     written: new Map(),
+    generations: new Map(),
   };
 }
 
