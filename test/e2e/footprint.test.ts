@@ -58,7 +58,12 @@ describe('the cost of a change', () => {
         await writer.write(keys(v));
         await waitFor(() => app.taken().includes(`v${v}-0`), 10_000, `swap ${v} delivered`);
       }
-      assert.equal(hr.logs.filter(reloaded).length, SWAPS);
+      // The application has the content before hotreload has its answer and logs the reload.
+      await waitFor(
+        () => hr.logs.filter(reloaded).length === SWAPS,
+        10_000,
+        `${SWAPS} reloads logged`,
+      );
       // SIGTERM goes to hotreload itself: strace would detach from it and leave it running.
       process.kill(await tracee(hr.proc.pid!), 'SIGTERM');
       assert.deepEqual(await hr.exited, { code: 0, signal: null });
