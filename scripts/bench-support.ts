@@ -1,37 +1,36 @@
-// Building blocks for scripts/bench.ts: hotreload started the way the image starts it, the
-// baseline processes, a volume that records when each swap committed, a reload target that
-// records when each request arrived and what the volume held then, /proc RSS readings,
-// statistics and the markdown table. It measures nothing by itself.
+// Building blocks for scripts/bench.ts: hotreload started the way the image starts it, the floor
+// program and bare Node beside it, volumes that record when each swap committed, a reload target
+// that records when each request arrived and what the volume held then, /proc readings (memory,
+// CPU, wake-ups), statistics and the markdown table. It measures nothing by itself.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFileSync, readdirSync } from 'node:fs';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { AtomicWriter, makeTempDir } from '../test/support/atomic-writer.js';
+import { fileURLToPath } from 'node:url';
+import {
+  AtomicWriter,
+  makeTempDir,
+  type Payload,
+  type Projection,
+} from '../test/support/atomic-writer.js';
 import { spawnHotreload, type HotreloadProcess } from '../test/support/hotreload-process.js';
 import { startTarget } from '../test/support/http-target.js';
 
-/** The key every bench volume holds; the target reads it at request time. */
+/** The key every bench volume changes; the target reads it at request time. */
 export const KEY = 'app.conf';
 
-/**
- * The floor a hand-written reloader reaches: fs.watch on the volume directory and one POST per
- * event naming `..data` (as configmap-reload does per swap). argv: volume dir, reload URL.
- */
-const MINIMAL_RELOADER = `
-const fs = require('node:fs');
-const http = require('node:http');
-const [dir, url] = process.argv.slice(1);
-fs.watch(dir, (_event, name) => {
-  if (name !== '..data') return;
-  const req = http.request(url, { method: 'POST' }, (res) => res.resume());
-  req.on('error', () => {});
-  req.end();
-});
-console.log('ready');
-`;
+/** The floor program (see its header). */
+export const FLOOR = fileURLToPath(new URL('./bench-floor.mjs', import.meta.url));
 
-// ---- hotreload as the image runs it -------------------------------------------------------------
+// ---- processes ---------------------------------------------------------------------------------
+
+const spawned = new Set<ChildProcess>();
+
+function track(proc: ChildProcess): void {
+  spawned.add(proc);
+  proc.once('exit', () => spawned.delete(proc));
+}
 
 /** A running hotreload, as the tests start it, with its JSON log records. */
 export type EntrypointProcess = HotreloadProcess;
@@ -41,32 +40,46 @@ export function entrypointCommand(main: string): string {
   return readFileSync(main, 'utf8').split('\n', 1)[0]!;
 }
 
+/** Node's flags on the first line of `main` (`#!/usr/bin/env -S node FLAGS`). */
+export function entrypointFlags(main: string): string[] {
+  return entrypointCommand(main)
+    .split(/\s+/)
+    .filter((word) => word.startsWith('--'));
+}
+
+/** The PATH the bench gives its processes: its own Node first, so `env node` finds it. */
+function benchPath(): string {
+  return `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}`;
+}
+
 /**
  * Executes `main` itself, as the image's ENTRYPOINT does, so its first line
- * (`#!/usr/bin/env -S node FLAGS`) chooses Node's flags. The bench's own Node comes first in
- * PATH, so that is the `node` it starts.
+ * (`#!/usr/bin/env -S node FLAGS`) chooses Node's flags. `wrap` runs it under a command (a
+ * memory cgroup's). `asNodeScript` starts it as `node main` instead, without the first line.
  */
-export function startEntrypoint(main: string, args: readonly string[]): EntrypointProcess {
-  const hr = spawnHotreload(main, args, {
-    env: { PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}` },
-  });
-  spawned.add(hr.proc);
-  hr.proc.once('exit', () => spawned.delete(hr.proc));
+export function startEntrypoint(
+  main: string,
+  args: readonly string[],
+  options: { wrap?: readonly string[]; asNodeScript?: boolean } = {},
+): EntrypointProcess {
+  const command = options.asNodeScript ? [process.execPath, main, ...args] : [main, ...args];
+  const [file, ...rest] = [...(options.wrap ?? []), ...command];
+  const hr = spawnHotreload(file!, rest, { env: { PATH: benchPath() } });
+  track(hr.proc);
   return hr;
 }
 
-// ---- processes ---------------------------------------------------------------------------------
-
-const spawned = new Set<ChildProcess>();
-
-/** `node -e source ...args` with the bench's own Node binary and an environment of PATH only. */
-export function spawnNodeEval(source: string, args: readonly string[] = []): ChildProcess {
-  const proc = spawn(process.execPath, ['-e', source, ...args], {
-    env: { PATH: process.env.PATH ?? '' },
+/** `node ...args` with the bench's own Node binary and an environment of PATH only. */
+export function spawnNode(
+  args: readonly string[],
+  options: { wrap?: readonly string[] } = {},
+): ChildProcess {
+  const [file, ...rest] = [...(options.wrap ?? []), process.execPath, ...args];
+  const proc = spawn(file!, rest, {
+    env: { PATH: benchPath() },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  spawned.add(proc);
-  proc.once('exit', () => spawned.delete(proc));
+  track(proc);
   return proc;
 }
 
@@ -78,9 +91,9 @@ export function firstStdout(proc: ChildProcess, timeoutMs: number): Promise<numb
       clearTimeout(timer);
       resolve(performance.now());
     });
-    proc.once('exit', (code) => {
+    proc.once('exit', (code, signal) => {
       clearTimeout(timer);
-      reject(new Error(`process exited (${code}) before writing to stdout`));
+      reject(new Error(`process exited (${code ?? signal}) before writing to stdout`));
     });
   });
 }
@@ -97,64 +110,183 @@ export function exited(proc: ChildProcess, timeoutMs: number): Promise<void> {
   });
 }
 
-/** Starts the minimal reloader on `dir` and waits for its 'ready' line. */
-export async function startMinimalReloader(dir: string, url: string): Promise<ChildProcess> {
-  const proc = spawnNodeEval(MINIMAL_RELOADER, [dir, url]);
-  await firstStdout(proc, 10_000);
+export function isAlive(proc: ChildProcess): boolean {
+  return proc.exitCode === null && proc.signalCode === null;
+}
+
+/**
+ * Starts the floor program on `dirs` (plain directories with `plain`) and waits for 'ready'. It
+ * runs with `nodeFlags`: the bench gives it hotreload's own, so that the difference between the
+ * two is what hotreload does, not how Node is tuned.
+ */
+export async function startFloor(
+  url: string,
+  dirs: readonly string[],
+  options: {
+    plain?: boolean;
+    wrap?: readonly string[];
+    timeoutMs?: number;
+    nodeFlags?: readonly string[];
+  } = {},
+): Promise<ChildProcess> {
+  const args = [...(options.nodeFlags ?? []), FLOOR, ...(options.plain ? ['--plain'] : [])];
+  const proc = spawnNode([...args, url, ...dirs], options);
+  await firstStdout(proc, options.timeoutMs ?? 30_000);
   return proc;
 }
 
-/** Plain idle Node: the RSS yardstick. */
-export function startIdleNode(): ChildProcess {
-  return spawnNodeEval('setInterval(() => {}, 1000)');
-}
-
-/** Sends SIGKILL to every process spawnNodeEval started and is still running, and waits. */
+/** Sends SIGKILL to every process this module started and is still running, and waits. */
 export async function killSpawned(): Promise<void> {
   const procs = [...spawned];
   for (const p of procs) p.kill('SIGKILL');
   await Promise.all(procs.map((p) => exited(p, 5000)));
 }
 
-/** VmRSS of a process in MiB, from /proc (Linux); undefined when unavailable. */
-export function rssMiB(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
+// ---- /proc readings (Linux) ----------------------------------------------------------------------
+
+export interface Memory {
+  /** VmRSS, RssAnon (private: heap, stacks), RssFile (mapped files: mostly the node binary), MiB. */
+  readonly rss: number;
+  readonly anon: number;
+  readonly file: number;
+}
+
+const NO_MEMORY: Memory = { rss: Number.NaN, anon: Number.NaN, file: Number.NaN };
+
+/** The process's resident memory from /proc/PID/status; NaNs when it is gone. */
+export function memory(pid: number | undefined): Memory {
+  if (pid === undefined) return NO_MEMORY;
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
-    return kb === undefined ? undefined : Number(kb) / 1024;
+    const mib = (field: string) =>
+      Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) / 1024;
+    return { rss: mib('VmRSS'), anon: mib('RssAnon'), file: mib('RssFile') };
   } catch {
-    return undefined;
+    return NO_MEMORY;
   }
 }
 
-// ---- volume and target -------------------------------------------------------------------------
-
-export interface Volume {
-  readonly dir: string;
-  /** Projects `content` under KEY the kubelet's way; resolves performance.now() of the commit. */
-  swap(content: string): Promise<number>;
+/** Sums a number read from each thread of the process (/proc/PID/task/TID/...); NaN when gone. */
+function sumOverThreads(pid: number | undefined, read: (taskDir: string) => number): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    let total = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) total += read(`/proc/${pid}/task/${tid}`);
+    return total;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /**
- * A kubelet-style volume in a temp dir, already holding `initial`. The commit time is taken in
- * AtomicWriter's 'committed' step, i.e. as soon as the rename of `..data_tmp` over `..data` has
- * returned: the instant the new content became visible (give or take one promise turn).
+ * CPU time the process's threads have used, in ms, from each thread's schedstat (nanoseconds,
+ * unlike /proc/PID/stat's 10 ms ticks). Node's threads (the libuv pool, V8's platform workers)
+ * live as long as the process, so the sum over the live threads is the process's total.
  */
-export async function makeVolume(name: string, initial: string): Promise<Volume> {
+export function cpuMs(pid: number | undefined): number {
+  return sumOverThreads(pid, (task) => {
+    try {
+      return Number(readFileSync(`${task}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+    } catch {
+      return 0; // the thread ended between the listing and the read
+    }
+  });
+}
+
+/**
+ * How many times the process's threads were switched in after sleeping or being preempted
+ * (voluntary + involuntary context switches, all threads): an idle process's wake-ups.
+ */
+export function contextSwitches(pid: number | undefined): number {
+  return sumOverThreads(pid, (task) => {
+    try {
+      const status = readFileSync(`${task}/status`, 'utf8');
+      const field = (name: string) =>
+        Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1]);
+      return field('voluntary_ctxt_switches') + field('nonvoluntary_ctxt_switches');
+    } catch {
+      return 0;
+    }
+  });
+}
+
+/** The process's command line, as /proc shows it (arguments joined by spaces). */
+export function commandLine(pid: number | undefined): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+  } catch {
+    return '';
+  }
+}
+
+// ---- volumes and target ------------------------------------------------------------------------
+
+export interface Volume {
+  readonly dir: string;
+  /** Writes `content` under KEY; resolves performance.now() of the moment it became visible. */
+  swap(content: string): Promise<number>;
+}
+
+/** `count` keys of `bytes` bytes each besides KEY, named key-0000 ..., constant across swaps. */
+export function fillerKeys(count: number, bytes: number): Payload {
+  const keys: Record<string, Projection> = {};
+  for (let i = 0; i < count; i++) {
+    keys[`key-${String(i).padStart(5, '0')}`] = `${i}:`.padEnd(bytes, 'x');
+  }
+  return keys;
+}
+
+/**
+ * A kubelet-style volume in a temp dir holding `initial` under KEY and the `filler` keys. The
+ * commit time is taken in AtomicWriter's 'committed' step, as soon as the rename of `..data_tmp`
+ * over `..data` has returned: the instant the new content became visible.
+ */
+export async function makeVolume(
+  name: string,
+  initial: string,
+  filler: Payload = {},
+): Promise<Volume> {
   const dir = await makeTempDir(`bench-${name}`);
   let committedAt = Number.NaN;
   const writer = new AtomicWriter(dir, (step) => {
     if (step === 'committed') committedAt = performance.now();
     return Promise.resolve();
   });
-  await writer.write({ [KEY]: initial });
+  await writer.write({ ...filler, [KEY]: initial });
   return {
     dir,
     async swap(content) {
       committedAt = Number.NaN;
-      if (!(await writer.write({ [KEY]: content }))) throw new Error('swap wrote nothing');
+      if (!(await writer.write({ ...filler, [KEY]: content }))) {
+        throw new Error('swap wrote nothing');
+      }
       return committedAt;
+    },
+  };
+}
+
+/**
+ * A plain directory holding KEY and `files - 1` other files of `bytes` bytes. A swap writes KEY
+ * the way careful tools do: to a temporary name in the directory, then renamed over it.
+ */
+export async function makePlainDir(
+  name: string,
+  initial: string,
+  files: number,
+  bytes: number,
+): Promise<Volume> {
+  const dir = await makeTempDir(`bench-${name}`);
+  for (const [key, content] of Object.entries(fillerKeys(files - 1, bytes))) {
+    await writeFile(path.join(dir, key), content as string);
+  }
+  await writeFile(path.join(dir, KEY), initial);
+  return {
+    dir,
+    async swap(content) {
+      const tmp = path.join(dir, `.${KEY}.tmp`);
+      await writeFile(tmp, content);
+      await rename(tmp, path.join(dir, KEY));
+      return performance.now();
     },
   };
 }
@@ -193,8 +325,10 @@ export async function startRecordingTarget(volumeDir: string): Promise<Recording
     waitForHit: (pred, timeoutMs) =>
       new Promise((resolve) => {
         const check = () => {
-          const hit = hits.find(pred);
-          if (hit) done(hit);
+          // Newest first: a swap's request comes after the earlier swaps' ones.
+          for (let i = hits.length - 1; i >= 0; i--) {
+            if (pred(hits[i]!)) return done(hits[i]);
+          }
         };
         const timer = setTimeout(() => done(undefined), timeoutMs);
         const done = (hit: Hit | undefined) => {
@@ -242,7 +376,7 @@ export function fmt(value: number | undefined, digits = 2): string {
 }
 
 export function renderTable(rows: readonly Row[]): string {
-  const head = ['metric', 'hotreload', 'baseline', 'ratio (hotreload/baseline)', 'target', 'pass?'];
+  const head = ['figure', 'hotreload', 'baseline', 'ratio', 'target', 'pass?'];
   const lines = [head, head.map(() => '---')].map((cells) => `| ${cells.join(' | ')} |`);
   for (const r of rows) {
     const pass = r.pass === undefined ? 'info' : r.pass ? 'PASS' : 'FAIL';
