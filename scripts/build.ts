@@ -20,28 +20,21 @@ const LICENSES_FILE = `${OUT_DIR}/THIRD-PARTY-LICENSES.txt`;
 
 /**
  * V8 settings for a sidecar that is idle nearly all the time and whose memory is charged to every
- * pod that carries it. They go on the command line (the first line of dist/main.js): set from
- * inside the process, Node 24 ignores most of them. Measured with `npm run bench` (RSS after 200
- * reloads; Node 20 / Node 24):
+ * pod that carries it. They go on the command line: the first line of dist/main.js, and the
+ * banner (reexecBanner) starts the process again with them when it was started without them
+ * (`node dist/main.js`); set from inside the process, Node ignores most of them. Measured with
+ * `npm run bench` (Node 24, RSS after 2,000 reloads):
  * - --max-opt=1: JavaScript runs in the interpreter and Sparkplug, never Maglev or TurboFan,
- *   whose compilers, zones and code stay resident once used; hotreload's hot work (hashing,
- *   inotify, HTTP parsing) is native or WebAssembly, and the latency was unchanged.
- * - --liftoff-only: undici's HTTP parser (WebAssembly) stays on the baseline compiler; Node 24
- *   otherwise tiers it up to TurboFan even with --max-opt=1. With --max-opt=1: -10 / -19 MiB.
+ *   whose compilers, zones and code stay resident once used: 61.7 MiB instead of 76.2 (Maglev)
+ *   or 82.3 (TurboFan) after 1,000 reloads, for the same CPU per reload (2.07-2.09 ms).
  * - --max-semi-space-size=1 (MiB): the young generation stays small instead of growing to 16 or
- *   32 MiB per semi-space under a burst of events: -6 / -4 MiB, for more, shorter scavenges.
- * And one for safety (Node 22.14+): --disable-sigusr1. Node opens its inspector on
- * 127.0.0.1:9229 when it gets SIGUSR1 and JavaScript has no handler for it; in a pod with a
- * shared process namespace any container could send one during start-up, then run code as
- * hotreload, with its Secrets. The banner's handler covers `node dist/main.js` started without
- * the flag from the first statement on.
+ *   32 MiB per semi-space under a burst of events, for more, shorter scavenges.
+ * And one for safety: --disable-sigusr1. Node opens its inspector on 127.0.0.1:9229 when it gets
+ * SIGUSR1 and JavaScript has no handler for it; in a pod with a shared process namespace any
+ * container could send one during start-up, then run code as hotreload, with its Secrets. The
+ * banner's handler covers the rest of the time, and a child's (see reexecBanner).
  */
-const NODE_FLAGS = [
-  '--max-opt=1',
-  '--liftoff-only',
-  '--max-semi-space-size=1',
-  '--disable-sigusr1',
-];
+const NODE_FLAGS = ['--max-opt=1', '--max-semi-space-size=1', '--disable-sigusr1'];
 
 /**
  * Packages whose default export is loaded on its first call instead of at start-up. string-width
@@ -57,7 +50,7 @@ const result = await build({
   bundle: true,
   platform: 'node',
   // The oldest Node.js that package.json's "engines" allows.
-  target: 'node22.14',
+  target: 'node22.15',
   format: 'esm',
   // ES module builds first: jsonc-parser's "main" is a UMD build whose relative require()s a
   // bundler cannot follow.
@@ -66,7 +59,11 @@ const result = await build({
   // no require of its own, so the bundle makes one.
   // The SIGUSR1 handler comes first of all (see NODE_FLAGS); main.ts adds its own later.
   banner: {
-    js: "process.on('SIGUSR1', () => {}); import { createRequire as __hotreloadCreateRequire } from 'node:module'; const require = __hotreloadCreateRequire(import.meta.url);",
+    js: [
+      reexecBanner(NODE_FLAGS),
+      "import { createRequire as __hotreloadCreateRequire } from 'node:module';",
+      'const require = __hotreloadCreateRequire(import.meta.url);',
+    ].join('\n'),
   },
   minify: true,
   // Stack traces in fatal logs still name hotreload's functions and classes.
@@ -81,6 +78,44 @@ await setCommandLine(MAIN_FILE, NODE_FLAGS);
 const packages = await writeLicenses(result.metafile);
 const bytes = Object.values(result.metafile.outputs).reduce((sum, o) => sum + o.bytes, 0);
 console.log(`built ${MAIN_FILE} (${(bytes / 1024).toFixed(0)} KiB, ${packages} packages bundled)`);
+
+/**
+ * The bundle's first statements: a SIGUSR1 handler (see NODE_FLAGS), then, when Node runs with
+ * other flags than `flags` call for, the same process (same PID: it may be PID 1) executes Node
+ * again with them, its own flags and arguments after, through process.execve (Node 22.15+):
+ * - `node dist/main.js`, or any command that names node, lacks them: they are added. A flag the
+ *   operator gave, with any value, is left as given.
+ * - With a child (`hotreload ... -- COMMAND`), --disable-sigusr1 is taken out: under it Node
+ *   ignores SIGUSR1 altogether, JavaScript handlers included, and hotreload passes SIGUSR1 on to
+ *   its child (nginx reopens its logs on it). The handler above keeps the inspector closed from
+ *   the first statement on.
+ * The environment variable stops a second re-execution and is gone before hotreload reads its
+ * environment; when execve fails, hotreload runs on with the flags it has.
+ */
+function reexecBanner(flags: readonly string[]): string {
+  const marker = 'HOTRELOAD_INTERNAL_REEXEC';
+  const childOnlyOff = '--disable-sigusr1';
+  return [
+    "process.on('SIGUSR1', () => {});",
+    '{',
+    "  const name = (flag) => flag.split('=')[0];",
+    "  const child = process.argv.slice(2).includes('--');",
+    `  const unwanted = child ? [${JSON.stringify(childOnlyOff)}] : [];`,
+    `  const wanted = ${JSON.stringify(flags)}.filter((f) => !unwanted.includes(f));`,
+    '  const given = new Set(process.execArgv.map(name));',
+    '  const missing = wanted.filter((f) => !given.has(name(f)));',
+    '  const kept = process.execArgv.filter((a) => !unwanted.includes(name(a)));',
+    '  const change = missing.length > 0 || kept.length < process.execArgv.length;',
+    `  if (change && process.env.${marker} === undefined && typeof process.execve === 'function') {`,
+    '    try {',
+    '      const argv = [process.execPath, ...missing, ...kept, ...process.argv.slice(1)];',
+    `      process.execve(process.execPath, argv, { ...process.env, ${marker}: '1' });`,
+    '    } catch {}',
+    '  }',
+    `  delete process.env.${marker};`,
+    '}',
+  ].join('\n');
+}
 
 /**
  * Makes `file` executable, its first line starting Node.js with `flags` (replacing the entry

@@ -7,7 +7,7 @@ import type { Clock, TimerHandle } from './clock.js';
 import type { Config } from './config.js';
 import { Debouncer } from './debounce.js';
 import type { Snapshot, SnapshotOptions } from './fingerprint.js';
-import { liveness, readiness, startHeartbeat } from './health.js';
+import { liveness, readiness } from './health.js';
 import type { AppliedStore } from './applied-store.js';
 import type { Validator } from './validate/index.js';
 import type { Metrics } from './metrics.js';
@@ -138,7 +138,6 @@ export async function startApp(deps: AppDeps, stop?: AbortSignal): Promise<App> 
     throw err;
   }
   if (runAtOnce) debouncer.runNow();
-  const heartbeat = startHeartbeat(clock);
   const resync = startResync(clock, config.resyncIntervalMs, () => {
     // A directory replaced or mounted over without an event the watch could see is watched anew.
     for (const w of watchers) void w.recheck();
@@ -164,14 +163,13 @@ export async function startApp(deps: AppDeps, stop?: AbortSignal): Promise<App> 
       (await startServer(config.listen, {
         registry: metrics.registry,
         metricsPath: config.metricsPath,
-        health: () => liveness(watchers, heartbeat),
+        health: () => liveness(watchers),
         ready: () => readiness(pipeline.ready, pipeline.status()),
         status,
       }));
   } catch (err) {
     await Promise.all(watchers.map((w) => w.close()));
     resync.cancel();
-    heartbeat.stop();
     debouncer.stop();
     throw err;
   }
@@ -184,6 +182,8 @@ export async function startApp(deps: AppDeps, stop?: AbortSignal): Promise<App> 
     },
     'hotreload started',
   );
+  // Ready: what the first reload would compile is compiled now, in the background.
+  for (const action of deps.actions) void action.warmUp?.();
 
   return {
     server,
@@ -195,7 +195,6 @@ export async function startApp(deps: AppDeps, stop?: AbortSignal): Promise<App> 
     },
     async stop(timeoutMs) {
       resync.cancel();
-      heartbeat.stop();
       debouncer.stop();
       pipeline.stop();
       await Promise.all(watchers.map((w) => w.close()));

@@ -97,16 +97,17 @@ function isHeaderName(name: string): boolean {
 
 /**
  * True when `value` can be sent as a field value: tab, visible ASCII, space and the Latin-1
- * range (RFC 9110 §5.5 obs-text), which is what the HTTP client (undici, after Node's
- * _http_common) accepts. No control character, so a value cannot smuggle in a second header.
+ * range (RFC 9110 §5.5 obs-text), which is what the HTTP client (node:http, _http_common)
+ * accepts. No control character, so a value cannot smuggle in a second header.
  */
 export function isHeaderValue(value: string): boolean {
   return !/[^\t\x20-\x7e\x80-\xff]/.test(value);
 }
 
 /**
- * Headers the HTTP client manages itself and refuses from the caller (undici 7,
- * lib/core/request.js): framing and connection headers, and Expect. hotreload sends no body.
+ * Headers hotreload refuses to send: framing and connection headers, which the HTTP client
+ * manages itself (set by hand they break the exchange: a Content-Length with no body leaves the
+ * server waiting for it), and Expect. hotreload sends no body.
  */
 const REFUSED_HEADERS: Readonly<Record<string, string>> = {
   'transfer-encoding': 'hotreload sends no body, so there is nothing to frame',

@@ -48,4 +48,9 @@ export interface Action {
    * when it cannot be seen. Used at start to tell whether it may hold older content.
    */
   holderSince?(): Promise<number | 'idle' | undefined>;
+  /**
+   * Called once hotreload is ready: compiles now what the first run would compile (so the first
+   * reload is as fast as the next ones). Never throws; nothing waits for it.
+   */
+  warmUp?(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 // The HTTP action: one request to the application's reload endpoint, judged by its status. It
 // does not retry (the pipeline does) and never puts a header value or URL credentials into a
 // message: the URL is shown through redactUrl and header files are named by header and path.
-import type { Dispatcher } from 'undici';
+import type { Agent } from 'node:http';
 import { realClock } from '../clock.js';
 import { formatDuration } from '../duration.js';
 import { ReloadError, messageOf } from '../errors.js';
@@ -11,6 +11,7 @@ import { readSmallFile } from '../small-file.js';
 import { VERSION } from '../version.js';
 import type { HttpOutcome } from '../metrics-configmap-reload.js';
 import type { Action, ReloadContext } from './action.js';
+import { request, warmUp, type ClientResponse } from './http-client.js';
 
 export interface HttpActionOptions {
   readonly url: URL;
@@ -20,8 +21,8 @@ export interface HttpActionOptions {
   readonly expectStatus: StatusSpec;
   /** Budget for the whole exchange: connect, response headers and body. Must be > 0. */
   readonly timeoutMs: number;
-  /** Where requests go; undici's global dispatcher when absent. */
-  readonly dispatcher?: Dispatcher;
+  /** Where connections come from; the process-wide keep-alive agent when absent. */
+  readonly agent?: Agent;
   /** Reads a header file; a bounded read (64 KiB, --http-timeout) when absent. */
   readonly readFile?: (path: string) => Promise<string>;
   /** Told how each request went (configmap-reload's metrics). */
@@ -47,37 +48,8 @@ const CONNECT_CODES = new Set([
   'ETIMEDOUT',
   'ENOTFOUND',
   'EAI_AGAIN',
-  'UND_ERR_CONNECT_TIMEOUT',
 ]);
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN']);
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
-
-/**
- * undici, loaded at the first request: its modules cost about 4 MiB of RSS, which a sidecar that
- * only signals, or has not reloaded yet, does not pay. Two of undici's own modules rather than
- * its index: the index also loads fetch, WebSocket, the mock and cache modules, and through them
- * Node's bundled copy of undici (about 8 MiB more). The paths are pinned by undici's version range
- * in package.json and checked by test/unit/dependency-modules.test.ts; src/undici-modules.d.ts
- * types them.
- */
-let undici:
-  | Promise<{
-      request: typeof import('undici/lib/api/api-request.js').default;
-      globalDispatcher: typeof import('undici/lib/global.js').getGlobalDispatcher;
-    }>
-  | undefined;
-
-function loadUndici(): NonNullable<typeof undici> {
-  undici ??= Promise.all([
-    import('undici/lib/api/api-request.js'),
-    import('undici/lib/global.js'),
-  ]).then(([api, global]) => ({
-    request: api.default,
-    globalDispatcher: global.getGlobalDispatcher,
-  }));
-  return undici;
-}
-
 /** Everything a request needs, resolved once when the action is created. */
 interface Prepared {
   readonly target: string;
@@ -92,7 +64,7 @@ interface Prepared {
   readonly defaults: readonly HeaderSpec[];
   readonly expectStatus: StatusSpec;
   readonly timeoutMs: number;
-  readonly dispatcher: Dispatcher | undefined;
+  readonly agent: Agent | undefined;
   readonly readFile: (path: string) => Promise<string>;
   readonly observe: ((outcome: HttpOutcome) => void) | undefined;
 }
@@ -103,6 +75,7 @@ export function createHttpAction(opts: HttpActionOptions): Action {
     kind: 'http',
     target: prepared.target,
     run: (ctx: ReloadContext) => observed(prepared, ctx),
+    warmUp: async () => void (await warmUp()),
   });
 }
 
@@ -127,7 +100,7 @@ function prepare(opts: HttpActionOptions): Prepared {
     defaults,
     expectStatus: opts.expectStatus,
     timeoutMs: opts.timeoutMs,
-    dispatcher: opts.dispatcher,
+    agent: opts.agent,
     readFile:
       opts.readFile ??
       (async (path) =>
@@ -177,7 +150,7 @@ function send(
     // (2)
     onStatus?.(res.statusCode);
     if (p.expectStatus.matches(res.statusCode)) {
-      await res.body.dump({ limit: DRAIN_LIMIT });
+      await res.dump(DRAIN_LIMIT);
       return;
     }
     const body = await readSnippet(res.body);
@@ -189,8 +162,6 @@ function send(
   });
 }
 
-type Response = Awaited<ReturnType<Awaited<ReturnType<typeof loadUndici>>['request']>>;
-
 /**
  * One exchange, `handle` reading the response:
  * (1) read the header files, so a rotated token is picked up;
@@ -201,24 +172,21 @@ type Response = Awaited<ReturnType<Awaited<ReturnType<typeof loadUndici>>['reque
 async function exchange<T>(
   p: Prepared,
   ctx: Pick<ReloadContext, 'signal'>,
-  handle: (res: Response) => Promise<T>,
+  handle: (res: ClientResponse) => Promise<T>,
 ): Promise<T> {
   if (ctx.signal.aborted) throw aborted(p, ctx.signal.reason);
   // (1)
   const fromFiles = await readHeaderFiles(p);
-  const { request, globalDispatcher } = await loadUndici();
   // (2)
   const deadline = startDeadline(p.timeoutMs, ctx.signal);
   try {
     // (3)
-    const res = await request.call(p.dispatcher ?? globalDispatcher(), {
-      origin: p.url.origin,
-      path: `${p.url.pathname}${p.url.search}`,
+    const res = await request({
+      url: p.url,
       method: p.method,
       headers: flatten([...p.headers, ...fromFiles, ...p.defaults]),
       signal: deadline.signal,
-      headersTimeout: p.timeoutMs,
-      bodyTimeout: p.timeoutMs,
+      agent: p.agent,
     });
     return await handle(res);
   } catch (err) {
@@ -232,6 +200,7 @@ async function exchange<T>(
 export interface HttpProbe {
   readonly target: string;
   get(ctx: Pick<ReloadContext, 'signal'>): Promise<{ status: number; body: string }>;
+  warmUp(): Promise<void>;
 }
 
 export function createHttpProbe(
@@ -245,6 +214,7 @@ export function createHttpProbe(
         status: res.statusCode,
         body: await readText(p, res.body, opts.maxBytes),
       })),
+    warmUp: async () => void (await warmUp()),
   };
 }
 
@@ -338,7 +308,7 @@ function toReloadError(
   if (err instanceof ReloadError) return err;
   if (shutdown.aborted) return aborted(p, err);
   const code = errorCode(err);
-  if (expired || (code && TIMEOUT_CODES.has(code))) {
+  if (expired) {
     const budget = formatDuration(p.timeoutMs);
     const hint = `raise --http-timeout (now ${budget}) if the application takes longer to reload`;
     const message = `${p.target} got no complete response within ${budget}`;
@@ -405,8 +375,8 @@ function printable(text: string): string {
 }
 
 /**
- * Userinfo moved into a Basic Authorization header: undici does not send it (checked with
- * undici 7), and a URL with credentials must not reach logs through undici's own errors.
+ * Userinfo moved into a Basic Authorization header, explicitly: a URL with credentials must not
+ * reach logs through the client's own errors.
  */
 function splitUserinfo(url: URL): { url: URL; authorization: string | undefined } {
   const bare = new URL(url.href);
@@ -426,7 +396,7 @@ function decode(component: string): string {
   }
 }
 
-/** undici's flat header list keeps repeated names and their order. */
+/** A flat header list keeps repeated names and their order. */
 function flatten(headers: readonly HeaderSpec[]): string[] {
   return headers.flatMap(({ name, value }) => [name, value]);
 }

@@ -64,6 +64,7 @@ export function createVerifyUrlAction(opts: VerifyUrlOptions): Action {
       }
       before = [];
     },
+    warmUp: () => probes[0]!.warmUp(),
   };
 }
 

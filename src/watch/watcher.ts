@@ -8,7 +8,14 @@ import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Clock, TimerHandle } from '../clock.js';
 import { HotreloadError, messageOf } from '../errors.js';
-import { classify, isKubeletInternal, type TargetKind, type WatchTarget } from './target.js';
+import {
+  DATA_LINK,
+  classify,
+  isKubeletBookkeeping,
+  isKubeletInternal,
+  type TargetKind,
+  type WatchTarget,
+} from './target.js';
 
 export interface WatchEvent {
   readonly watchPath: string;
@@ -131,18 +138,22 @@ async function anchorFor(target: WatchTarget): Promise<Anchor | undefined> {
 }
 
 /**
- * - kubelet volume: the volume directory only (one inotify watch); every event in it is reported,
- *   the swap being `rename ..data_tmp` and `rename ..data`.
+ * - kubelet volume: the volume directory only (one inotify watch). The swap is reported by the
+ *   rename of `..data`; the kubelet's other names (a new generation being written, `..data_tmp`,
+ *   the old generation removed) are not: none of them changes what `..data` shows, so a swap is
+ *   one event, not six. Other names are reported (a key link made or removed, or the files of a
+ *   directory that stopped being a volume).
  * - plain directory: the directory and each directory below it (one inotify watch each: the
  *   kernel reports a file's writes to its directory's watch); every event counts.
  * - anything else (a single file; a directory inside a kubelet volume): the anchor directory only,
- *   reporting events that name the way to the target or a `..` name, so an atomic replace of the
+ *   reporting events that name the way to the target or `..data`, so an atomic replace of the
  *   file and a kubelet swap are seen, and siblings are not reported.
  */
 function planFor(kind: TargetKind, anchor: Anchor): WatchPlan {
   const { root, below } = anchor;
   if (below === undefined && kind === 'dir') return { root, depth: 'tree', relevant: () => true };
-  const relevant = (n: string) => below === undefined || n === below || isKubeletInternal(n);
+  const relevant = (n: string) =>
+    n === DATA_LINK || (!isKubeletBookkeeping(n) && (below === undefined || n === below));
   return { root, depth: 'dir', relevant };
 }
 

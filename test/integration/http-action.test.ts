@@ -4,7 +4,7 @@ import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { Agent } from 'undici';
+import { Agent } from 'node:http';
 
 import type { ReloadContext } from '../../src/actions/action.js';
 import { createHttpAction, type HttpActionOptions } from '../../src/actions/http.js';
@@ -60,13 +60,13 @@ describe('the http action against a real server', () => {
 
   beforeEach(async () => {
     target = await startTarget();
-    agent = new Agent();
+    agent = new Agent({ keepAlive: true });
     dir = await mkdtemp(path.join(tmpdir(), 'hotreload-http-'));
   });
 
   afterEach(async () => {
     await target.close();
-    await agent.close();
+    agent.destroy();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -78,7 +78,7 @@ describe('the http action against a real server', () => {
       headerFiles: [],
       expectStatus: spec('2xx'),
       timeoutMs: 2000,
-      dispatcher: agent,
+      agent,
       ...overrides,
     });
   }
@@ -98,8 +98,8 @@ describe('the http action against a real server', () => {
     assert.match(VERSION, /^\d+\.\d+\.\d+/);
   });
 
-  it('uses undici’s global dispatcher when none is given', BOUND, async () => {
-    await action({ dispatcher: undefined }).run(context());
+  it('uses the process-wide keep-alive agent when none is given', BOUND, async () => {
+    await action({ agent: undefined }).run(context());
     assert.equal(target.requests.length, 1);
   });
 
@@ -420,7 +420,7 @@ describe("configmap-reload's metrics from the http action", () => {
     BOUND,
     async () => {
       const target = await startTarget();
-      const agent = new Agent();
+      const agent = new Agent({ keepAlive: true });
       const metrics = createMetrics('test', { processMetrics: false, configmapReload: true });
       try {
         const url = new URL(`${target.url}/-/reload`);
@@ -434,7 +434,7 @@ describe("configmap-reload's metrics from the http action", () => {
             headerFiles: [],
             expectStatus: spec('200'),
             timeoutMs: 2000,
-            dispatcher: agent,
+            agent,
             observe: metrics.configmapReload?.request,
             ...overrides,
           }).run(context());
@@ -476,7 +476,7 @@ describe("configmap-reload's metrics from the http action", () => {
         assert.doesNotMatch(text, /hunter2/);
       } finally {
         await target.close();
-        await agent.close();
+        agent.destroy();
       }
     },
   );

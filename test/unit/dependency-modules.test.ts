@@ -1,5 +1,5 @@
-// hotreload imports a few of undici's and prom-client's own modules instead of their package
-// indexes (src/actions/http.ts, src/metrics.ts), to keep the sidecar small. Those paths are not
+// hotreload imports a few of prom-client's own modules instead of its package index
+// (src/metrics.ts), to keep the sidecar small. Those paths are not
 // public API: these tests fail, naming the path, when an upgrade moves or changes them. The
 // versions are pinned with ~ in package.json for the same reason.
 import assert from 'node:assert/strict';
@@ -10,37 +10,7 @@ import GaugeMetric from 'prom-client/lib/gauge.js';
 import HistogramMetric from 'prom-client/lib/histogram.js';
 import osMemoryHeap from 'prom-client/lib/metrics/osMemoryHeap.js';
 import RegistryClass from 'prom-client/lib/registry.js';
-import { MockAgent } from 'undici';
-import requestWith from 'undici/lib/api/api-request.js';
-import { getGlobalDispatcher } from 'undici/lib/global.js';
 import { createMetrics } from '../../src/metrics.js';
-
-describe('undici modules imported by path', () => {
-  it('undici/lib/api/api-request.js sends a request through the dispatcher it is called on', async () => {
-    const agent = new MockAgent();
-    agent.disableNetConnect();
-    agent
-      .get('http://app.test')
-      .intercept({ path: '/-/reload?x=1', method: 'POST' })
-      .reply(204, '');
-    try {
-      const res = await requestWith.call(agent, {
-        origin: 'http://app.test',
-        path: '/-/reload?x=1',
-        method: 'POST',
-      });
-      assert.equal(res.statusCode, 204);
-      await res.body.dump();
-      agent.assertNoPendingInterceptors();
-    } finally {
-      await agent.close();
-    }
-  });
-
-  it('undici/lib/global.js hands out a dispatcher', () => {
-    assert.equal(typeof getGlobalDispatcher().dispatch, 'function');
-  });
-});
 
 describe('prom-client modules imported by path', () => {
   it('lib/registry, counter, gauge and histogram are the classes the index exports', () => {
