@@ -6,7 +6,7 @@ import type { Action } from './actions/action.js';
 import type { Clock, TimerHandle } from './clock.js';
 import type { Config } from './config.js';
 import { Debouncer } from './debounce.js';
-import type { Snapshot, SnapshotOptions } from './fingerprint.js';
+import { Fingerprinter, type Snapshot, type SnapshotOptions } from './fingerprint.js';
 import { liveness, readiness } from './health.js';
 import type { AppliedStore } from './applied-store.js';
 import type { Validator } from './validate/index.js';
@@ -69,6 +69,7 @@ export async function startApp(deps: AppDeps, stop?: AbortSignal): Promise<App> 
   // still being set up must not run before init (it would compare against nothing).
   let initDone!: () => void;
   const initialized = new Promise<void>((resolve) => (initDone = resolve));
+  const fingerprinter = new Fingerprinter(config.watch, deps.takeSnapshot);
   const debouncer = new Debouncer(
     async () => {
       await initialized;
@@ -83,7 +84,7 @@ export async function startApp(deps: AppDeps, stop?: AbortSignal): Promise<App> 
     },
   );
   const pipeline = new Pipeline({
-    takeSnapshot: (previous, fresh) => deps.takeSnapshot(config.watch, previous, { fresh }),
+    takeSnapshot: (fresh) => fingerprinter.snapshot(fresh),
     validators: deps.validators ?? [],
     actions: deps.actions,
     store: deps.store,
@@ -105,6 +106,7 @@ export async function startApp(deps: AppDeps, stop?: AbortSignal): Promise<App> 
       clock,
       log,
       onEvent: (e) => {
+        fingerprinter.note(e.watchPath, e.below);
         metrics.watchEvents.inc({ path: e.watchPath });
         log.trace({ watchPath: e.watchPath, event: e.event, path: e.path }, 'watch event');
         trigger();

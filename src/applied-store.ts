@@ -4,8 +4,8 @@
 // --state-file it does nothing.
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
-import { errorFields } from './errors.js';
-import { readState, writeState } from './state-file.js';
+import { errorFields, type HotreloadError } from './errors.js';
+import { OLDER_FORMAT, readState, writeState } from './state-file.js';
 
 /** What the pipeline stores: see StoredState. */
 export interface StoredDeliveries {
@@ -40,7 +40,17 @@ export function fileStore(file: string, clock: Clock, log: Logger): AppliedStore
         if (state) written = JSON.stringify([state.fingerprint, state.targets]);
         return state && { fingerprint: state.fingerprint, targets: state.targets };
       } catch (err) {
-        log.warn({ file, err: errorFields(err) }, 'state file unreadable; starting as without one');
+        if ((err as HotreloadError).code === OLDER_FORMAT) {
+          log.info(
+            { file, err: errorFields(err) },
+            'state file of an older format; starting as without one',
+          );
+        } else {
+          log.warn(
+            { file, err: errorFields(err) },
+            'state file unreadable; starting as without one',
+          );
+        }
         return undefined;
       }
     },

@@ -37,7 +37,8 @@ export interface FingerprintFs {
   open(p: FsPath): Promise<OpenFile>;
 }
 
-const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
+/** Read-only and non-blocking: opening or reading a FIFO never hangs. */
+export const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
 
 /**
  * How long one thread-pool call may take before its entry counts as unreadable (ETIMEDOUT): a
@@ -137,9 +138,18 @@ export const syncFs: FingerprintFs = {
 
 /** `fn` as a promise (what it throws becomes the rejection), after a turn when the slice is up. */
 async function sliced<T>(fn: () => T): Promise<T> {
-  if (performance.now() - sliceStart > SLICE_MS) {
-    await nextTurn();
-    sliceStart = performance.now();
-  }
+  const due = sliceDue();
+  if (due) await due;
   return fn();
+}
+
+/**
+ * For synchronous work done in a loop: a turn of the event loop to wait for when the slice is
+ * up (a new slice starts after it), else undefined (no promise made).
+ */
+export function sliceDue(): Promise<void> | undefined {
+  if (performance.now() - sliceStart <= SLICE_MS) return undefined;
+  return nextTurn().then(() => {
+    sliceStart = performance.now();
+  });
 }

@@ -1,14 +1,16 @@
 // Content fingerprint of what the application would read under the watched paths: one sha256 per
 // file, keyed by the path the application opens, and one hash over all of them. It does not watch,
 // log, or keep any file content, and it never reports a kubelet-internal ("..") name as content.
-import { createHash } from 'node:crypto';
-import type { Dirent, Stats } from 'node:fs';
+import { createHash, hash as hashOnce } from 'node:crypto';
+import { closeSync, openSync, readSync, readdirSync, type Dirent, type Stats } from 'node:fs';
 import path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { HotreloadError } from './errors.js';
 import { isUtf8 } from 'node:buffer';
 import {
+  OPEN_FLAGS,
   poolFs,
+  sliceDue,
   syncFs,
   type FingerprintFs,
   type FsPath,
@@ -17,12 +19,12 @@ import {
 import { DATA_LINK, isKubeletBookkeeping, isKubeletInternal } from './watch/target.js';
 
 export interface Snapshot {
-  /** sha256 hex over every (path, content hash) pair and every missing watch path. */
+  /** sha256 hex over every watch path's part (see snapshotOf). */
   readonly hash: string;
   /** Absolute path as the application opens it -> sha256 hex of its content (or a marker). */
   readonly files: ReadonlyMap<string, string>;
   /** Entries that could not be read as content (unreadable, looping, missing watch path). */
-  readonly problems: readonly { path: string; code: string }[];
+  readonly problems: readonly Problem[];
   /** Watch paths read as kubelet volumes, or known to be one that is being torn down. */
   readonly volumes: ReadonlySet<string>;
   /**
@@ -32,24 +34,54 @@ export interface Snapshot {
    */
   readonly written: ReadonlyMap<string, number>;
   /**
-   * Per kubelet volume read, the generation it read and what that held: the kubelet never
-   * changes a generation once `..data` names it, so the next snapshot reuses it while `..data`
-   * names the same one (a resync reads it again).
+   * Per watch path, what it held: the next snapshot reuses a part that cannot have changed (a
+   * volume whose `..data` names the same generation, a plain path without events), and two
+   * snapshots are compared part by part. Absent for content known only by its hash.
    */
-  readonly generations: ReadonlyMap<string, GenerationRead>;
+  readonly parts?: ReadonlyMap<string, Part>;
 }
 
-/** What one generation of a kubelet volume held. */
-export interface GenerationRead {
-  readonly name: string;
-  readonly files: ReadonlyMap<string, string>;
-  readonly problems: readonly { path: string; code: string }[];
-  readonly written: number;
+export interface Problem {
+  readonly path: string;
+  readonly code: string;
 }
+
+/** What one watch path held. */
+export interface Part {
+  /** Read as a kubelet volume, read as it is, missing, or a volume being torn down. */
+  readonly kind: 'volume' | 'plain' | 'missing' | 'torn';
+  /** Sorted by path. */
+  readonly files: ReadonlyMap<string, string>;
+  readonly problems: readonly Problem[];
+  /** See Snapshot.written; 0 for a missing or torn path. */
+  readonly written: number;
+  /** sha256 hex over the records `file\0PATH\0HASH\0` in path order. */
+  readonly hash: string;
+  /** For a volume: the generation read. The kubelet never changes one once `..data` names it. */
+  readonly generation?: string;
+  /**
+   * For a plain directory walked without following a symlink: the directories it holds, so the
+   * part can be updated from the entries the watcher names. Undefined: read whole at each event
+   * (a link may show the same file under two names, and only one of them gets an event).
+   */
+  readonly dirs?: ReadonlySet<string>;
+}
+
+/** What the watcher reported for one watch path since the last snapshot. */
+export type Reported =
+  /** Anything under the watch path may have changed. */
+  | 'all'
+  /** These entries changed, as paths relative to the watched directory (bytes); none: nothing. */
+  | readonly Buffer[];
 
 export interface SnapshotOptions {
-  /** Read every generation again instead of reusing the previous snapshot's (the resync). */
+  /** Read every watch path again instead of reusing the previous snapshot's parts (the resync). */
   readonly fresh?: boolean;
+  /**
+   * Per watch path, what changed since `previous` (a path not in the map: nothing). Without it,
+   * anything may have changed: plain paths are read whole.
+   */
+  readonly reported?: ReadonlyMap<string, Reported>;
 }
 
 export interface ChangeSet {
@@ -74,14 +106,16 @@ const ABSENT = new Set(['ENOENT', 'ENOTDIR']);
 export const MAX_HASHED_BYTES = 16 * 1024 * 1024;
 /** The problem code of a file over MAX_HASHED_BYTES. */
 export const TOO_LARGE = 'TOO_LARGE';
+/** The hash of the part of a watch path that is missing, or a volume being torn down. */
+const MISSING = 'missing';
 
 interface Collector {
   readonly files: Map<string, string>;
-  readonly problems: { path: string; code: string }[];
-  readonly missing: Set<string>;
-  readonly volumes: Set<string>;
-  readonly written: Map<string, number>;
-  readonly generations: Map<string, GenerationRead>;
+  readonly problems: Problem[];
+  /** Directories walked (shown paths). */
+  readonly dirs: Set<string>;
+  /** Whether a symlink was followed. */
+  linked: boolean;
   /** The newest change time seen by this walk, on the watch path's own filesystem. */
   newest: number;
   /** The watch path's device: what a link leads to elsewhere (/proc, another mount) is not dated. */
@@ -92,10 +126,8 @@ function collector(): Collector {
   return {
     files: new Map(),
     problems: [],
-    missing: new Set(),
-    volumes: new Set(),
-    written: new Map(),
-    generations: new Map(),
+    dirs: new Set(),
+    linked: false,
     newest: 0,
     device: undefined,
   };
@@ -105,38 +137,68 @@ function collector(): Collector {
 type Ancestors = ReadonlySet<string>;
 
 /**
- * Fingerprints every watch path. `previous` (the last snapshot) says which paths were kubelet
- * volumes: one that has lost its `..data` link is being torn down, not emptied. Throws
- * E_FINGERPRINT_UNSTABLE when a volume never holds still.
+ * Fingerprints every watch path. `previous` (the last snapshot) gives the parts that may be
+ * reused and says which paths were kubelet volumes: one that has lost its `..data` link is being
+ * torn down, not emptied. Throws E_FINGERPRINT_UNSTABLE when a volume never holds still.
  */
 export async function takeSnapshot(
   watchPaths: readonly string[],
-  previous?: Pick<Snapshot, 'volumes' | 'generations'>,
+  previous?: Pick<Snapshot, 'parts'>,
   opts: SnapshotOptions = {},
 ): Promise<Snapshot> {
   // Kubelet volumes are read without leaving the event loop's thread; one turn of the loop first
   // keeps a caller that fingerprints in a loop from starving everything else.
   await nextTurn();
-  const out = collector();
+  const parts = new Map<string, Part>();
   for (const p of watchPaths) {
-    const read = opts.fresh ? undefined : previous?.generations.get(p);
-    await snapshotPath(p, previous?.volumes.has(p) ?? false, read, out);
+    const before = previous?.parts?.get(p);
+    const reported = opts.reported ? (opts.reported.get(p) ?? []) : 'all';
+    parts.set(p, await readPart(p, before, opts.fresh ? 'all' : reported, opts.fresh === true));
   }
-  return finish(out);
+  return new PartsSnapshot(parts);
 }
 
-/** What differs between two snapshots; each list sorted. No previous snapshot: all is added. */
+/**
+ * What differs between two snapshots; each list sorted. No previous snapshot: all is added. Parts
+ * with the same hash are not compared file by file: ten volumes cost what the changed one does.
+ */
 export function diffSnapshots(prev: Snapshot | undefined, next: Snapshot): ChangeSet {
-  const before = prev?.files ?? new Map<string, string>();
+  if (!prev?.parts || !next.parts) return diffFiles(prev?.files ?? new Map(), next.files);
+  const diffs: ChangeSet[] = [];
+  for (const p of new Set([...prev.parts.keys(), ...next.parts.keys()])) {
+    const before = prev.parts.get(p);
+    const after = next.parts.get(p);
+    if (before?.hash === after?.hash) continue;
+    diffs.push(diffFiles(before?.files ?? new Map(), after?.files ?? new Map()));
+  }
+  if (diffs.length === 1) return diffs[0]!;
+  // Overlapping watch paths (a directory and one below it) name the same file in two parts.
+  const merged = (pick: (c: ChangeSet) => readonly string[]) =>
+    [...new Set(diffs.flatMap(pick))].sort(compare);
+  return {
+    added: merged((c) => c.added),
+    changed: merged((c) => c.changed),
+    removed: merged((c) => c.removed),
+  };
+}
+
+function diffFiles(
+  before: ReadonlyMap<string, string>,
+  after: ReadonlyMap<string, string>,
+): ChangeSet {
   const added: string[] = [];
   const changed: string[] = [];
-  for (const [p, hash] of next.files) {
+  for (const [p, hash] of after) {
     const old = before.get(p);
     if (old === undefined) added.push(p);
     else if (old !== hash) changed.push(p);
   }
-  const removed = [...before.keys()].filter((p) => !next.files.has(p));
-  return { added: added.sort(), changed: changed.sort(), removed: removed.sort() };
+  const removed = [...before.keys()].filter((p) => !after.has(p));
+  return {
+    added: added.sort(compare),
+    changed: changed.sort(compare),
+    removed: removed.sort(compare),
+  };
 }
 
 /** When the newest of the watched contents was written (0 when nothing was found). */
@@ -151,22 +213,35 @@ export function changedPaths(c: ChangeSet): string[] {
   return [...new Set([...c.added, ...c.changed, ...c.removed])].sort();
 }
 
-async function snapshotPath(
+/**
+ * Reads one watch path, reusing what `before` read where nothing can have changed:
+ * - a kubelet volume whose `..data` names the generation read before (see readWatchPath);
+ * - a plain path without events; with events naming entries of a directory walked without
+ *   following links, those entries are read again and the rest kept (updatePlain).
+ * `fresh` reads everything again (the resync).
+ */
+async function readPart(
   p: string,
-  wasVolume: boolean,
-  known: GenerationRead | undefined,
-  out: Collector,
-): Promise<void> {
-  const found = await readWatchPath(p, wasVolume, known, out);
-  if (found === 'missing') {
-    out.missing.add(p);
-    out.problems.push({ path: p, code: 'ENOENT' });
-  } else if (found === 'torn') {
-    // Reported as its missing ..data link: the pipeline waits for it, as for a missing path.
-    out.volumes.add(p);
-    out.missing.add(p);
-    out.problems.push({ path: path.join(p, DATA_LINK), code: 'ENOENT' });
+  before: Part | undefined,
+  reported: Reported,
+  fresh: boolean,
+): Promise<Part> {
+  if (before?.kind === 'plain' && reported !== 'all') {
+    if (reported.length === 0) return before;
+    const updated = before.dirs && (await updatePlain(p, before, reported));
+    if (updated) return updated;
   }
+  const wasVolume = before?.kind === 'volume' || before?.kind === 'torn';
+  const known = fresh || before?.kind !== 'volume' ? undefined : before;
+  const found = await readWatchPath(p, wasVolume, known);
+  if (found === 'missing') return emptyPart('missing', { path: p, code: 'ENOENT' });
+  // Reported as its missing ..data link: the pipeline waits for it, as for a missing path.
+  if (found === 'torn') return emptyPart('torn', { path: path.join(p, DATA_LINK), code: 'ENOENT' });
+  return found;
+}
+
+function emptyPart(kind: 'missing' | 'torn', problem: Problem): Part {
+  return { kind, files: new Map(), problems: [problem], written: 0, hash: MISSING };
 }
 
 /**
@@ -181,25 +256,21 @@ async function snapshotPath(
  *    written) and after it (links made, the old generation removed) cost one readlink;
  * 2. read the generation directory it names, reporting each file under the volume directory;
  * 3. readlink `..data` again; if it moved, the read may mix generations: start over.
- * Steps 1 to 3 are synchronous system calls: a volume the kubelet writes is small (the API server
- * caps a ConfigMap or Secret at 1 MiB) and local, and thread-pool round trips, a dozen per run,
- * were most of the time from a swap to the reload request: a few microseconds each here, through
- * the pool 50 µs to several milliseconds on a busy node.
+ * Steps 1 to 3 are synchronous system calls (readGeneration): a volume the kubelet writes is
+ * small (the API server caps a ConfigMap or Secret at 1 MiB) and local, and thread-pool round
+ * trips, 50 µs to several milliseconds each on a busy node, were most of the time from a swap to
+ * the reload request.
  */
 async function readWatchPath(
   dir: string,
   wasVolume: boolean,
-  known: GenerationRead | undefined,
-  out: Collector,
-): Promise<'found' | 'missing' | 'torn'> {
+  known: Part | undefined,
+): Promise<Part | 'missing' | 'torn'> {
   const dataLink = path.join(dir, DATA_LINK);
   for (let attempt = 1; attempt <= MAX_GENERATION_READS; attempt++) {
     // (1)
     const generation = await syncFs.readlink(dataLink).catch(() => undefined);
-    if (generation !== undefined && generation === known?.name) {
-      addGeneration(out, dir, known);
-      return 'found';
-    }
+    if (generation !== undefined && generation === known?.generation) return known;
     if (generation === undefined) {
       const plain = collector();
       if (!(await visit(poolFs, dir, dir, new Set(), plain))) return 'missing';
@@ -207,25 +278,19 @@ async function readWatchPath(
       // is not listed a second time.
       const empty = plain.files.size === 0 && plain.problems.length === 0;
       if (empty && (await isTornVolume(dir, wasVolume))) return 'torn';
-      addPart(out, plain);
-      out.written.set(dir, plain.newest);
-      return 'found';
+      return makePart('plain', plain, plain.newest, {
+        dirs: plain.linked || plain.dirs.size === 0 ? undefined : plain.dirs,
+      });
     }
     // (2)
-    const part = collector();
+    const read = collector();
     const genDir = path.resolve(dir, generation);
-    const listed = await walkDir(syncFs, genDir, dir, new Set([await dirId(syncFs, genDir)]), part);
+    const listed = await readGeneration(genDir, dir, read);
     // (3)
     const after = await syncFs.readlink(dataLink).catch(() => undefined);
     // A generation that could not be listed was moved or removed under `..data`: read again.
     if (listed && after === generation) {
-      addGeneration(out, dir, {
-        name: generation,
-        files: part.files,
-        problems: part.problems,
-        written: await commitTime(dataLink),
-      });
-      return 'found';
+      return makePart('volume', read, await commitTime(dataLink), { generation });
     }
   }
   throw new HotreloadError(
@@ -236,27 +301,159 @@ async function readWatchPath(
 }
 
 /**
+ * Reads a kubelet generation directory without a promise per call: each regular file is opened
+ * non-blocking, read once into a shared buffer and hashed in one call (a key the kubelet writes
+ * is small). Anything else (a file that fills the buffer, an entry that fails, a link, a special
+ * file) goes the general way (visit), which knows how to bound, date and record it. Resolves
+ * false when the directory is gone.
+ */
+async function readGeneration(genDir: string, shownDir: string, out: Collector): Promise<boolean> {
+  const ancestors = new Set([await dirId(syncFs, genDir)]);
+  const pending: { read: FsPath; shown: string }[] = [{ read: genDir, shown: shownDir }];
+  for (let dir = pending.pop(); dir; dir = pending.pop()) {
+    let entries: Dirent<Buffer>[];
+    try {
+      entries = readdirSync(dir.read, { withFileTypes: true, encoding: 'buffer' });
+    } catch (err) {
+      if (dir.read === genDir) return recordFailure(syncFs, dir.read, dir.shown, err, out);
+      await recordFailure(syncFs, dir.read, dir.shown, err, out);
+      continue;
+    }
+    for (const e of entries) {
+      if (isKubeletInternal(e.name.toString('latin1'))) continue;
+      const entry = child(dir.read, dir.shown, e.name);
+      if (e.isDirectory()) pending.push(entry);
+      else if (!(e.isFile() && hashSmallFile(entry.read, entry.shown, out))) {
+        await visit(syncFs, entry.read, entry.shown, ancestors, out);
+      }
+      const due = sliceDue();
+      if (due) await due;
+    }
+  }
+  return true;
+}
+
+/** One read of a file, the most a file takes here without going the general way. */
+const smallFileBuffer = Buffer.allocUnsafe(READ_CHUNK);
+
+/**
+ * Hashes a file that one read of READ_CHUNK bytes holds whole, in four calls (open, read, close,
+ * hash). False when it does not (larger, or any failure): the caller reads it the general way.
+ */
+function hashSmallFile(readPath: FsPath, shownPath: string, out: Collector): boolean {
+  let fd: number;
+  try {
+    fd = openSync(readPath, OPEN_FLAGS);
+  } catch {
+    return false;
+  }
+  try {
+    const bytesRead = readSync(fd, smallFileBuffer, 0, READ_CHUNK, null);
+    if (bytesRead === READ_CHUNK) return false;
+    out.files.set(shownPath, hashOnce('sha256', smallFileBuffer.subarray(0, bytesRead), 'hex'));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    try {
+      closeSync(fd);
+    } catch {
+      // Closing a file only read cannot lose anything.
+    }
+  }
+}
+
+/**
+ * Updates a plain directory's part from the entries the watcher named: each is removed with
+ * what was under it, then read again (a file hashed, a directory walked) if it still exists;
+ * the rest of the part is kept. An entry with a kubelet name (a volume inside the directory)
+ * stands for its directory. Undefined when the watch path itself must be read again.
+ */
+async function updatePlain(
+  watchPath: string,
+  before: Part,
+  reported: readonly Buffer[],
+): Promise<Part | undefined> {
+  const entries = new Map<string, { read: FsPath; shown: string; parents: FsPath[] }>();
+  for (const rel of reported) {
+    const names = splitBytes(rel).filter((n) => n.length > 0);
+    while (names.length > 0 && isKubeletInternal(names.at(-1)!.toString('latin1'))) names.pop();
+    if (names.length === 0) return undefined;
+    let at = { read: watchPath as FsPath, shown: watchPath };
+    const parents: FsPath[] = [];
+    for (const name of names) {
+      parents.push(at.read);
+      at = child(at.read, at.shown, name);
+    }
+    entries.set(at.shown, { ...at, parents });
+  }
+  // Outermost first; an entry below another one named is read with it.
+  const chosen = [...entries.values()]
+    .sort((a, b) => a.parents.length - b.parents.length)
+    .filter((e, i, all) => !all.slice(0, i).some((o) => e.shown.startsWith(`${o.shown}/`)));
+  const files = new Map(before.files);
+  const dirs = new Set(before.dirs);
+  const under = (p: string) => chosen.some((e) => p === e.shown || p.startsWith(`${e.shown}/`));
+  if (chosen.some((e) => dirs.has(e.shown))) {
+    for (const p of files.keys()) if (under(p)) files.delete(p);
+    for (const p of dirs) if (under(p)) dirs.delete(p);
+  } else {
+    for (const e of chosen) files.delete(e.shown);
+  }
+  const out = collector();
+  out.newest = before.written;
+  for (const e of chosen) {
+    const ancestors = await ancestorsOf(e.parents, out);
+    if (ancestors === undefined) return undefined;
+    const st = await poolFs.lstat(e.read).catch(() => undefined);
+    if (st?.isSymbolicLink()) out.linked = true;
+    await visit(poolFs, e.read, e.shown, ancestors, out);
+  }
+  for (const [p, h] of out.files) files.set(p, h);
+  for (const d of out.dirs) dirs.add(d);
+  const problems = [...before.problems.filter((pr) => !under(pr.path)), ...out.problems];
+  return makePart('plain', { ...out, files, problems }, out.newest, {
+    dirs: out.linked ? undefined : dirs,
+  });
+}
+
+/**
+ * The directories from the watch path down to an entry's parent, as "dev:ino", each dated (a
+ * removal changes its directory). Undefined when the watch path is no longer a directory; a
+ * directory missing lower down means the entry is gone with it.
+ */
+async function ancestorsOf(
+  dirs: readonly FsPath[],
+  out: Collector,
+): Promise<Set<string> | undefined> {
+  const ids = new Set<string>();
+  for (const [i, dir] of dirs.entries()) {
+    const st = await poolFs.stat(dir).catch(() => undefined);
+    if (!st?.isDirectory()) return i === 0 ? undefined : ids;
+    noteWritten(out, st);
+    ids.add(idOf(st));
+  }
+  return ids;
+}
+
+function splitBytes(b: Buffer): Buffer[] {
+  const parts: Buffer[] = [];
+  for (let start = 0; start <= b.length;) {
+    const end = b.indexOf(SLASH, start);
+    parts.push(b.subarray(start, end === -1 ? b.length : end));
+    if (end === -1) break;
+    start = end + 1;
+  }
+  return parts;
+}
+
+/**
  * When `..data` last moved: the kubelet creates `..data_tmp` and renames it over `..data` at once,
  * so the link's change time is the commit of the generation it names.
  */
 async function commitTime(dataLink: string): Promise<number> {
   const st = await syncFs.lstat(dataLink).catch(() => undefined);
   return st ? Math.max(st.ctimeMs, st.mtimeMs) : 0;
-}
-
-/** Adds a kubelet volume's generation, read now or reused, to `out`. */
-function addGeneration(out: Collector, dir: string, read: GenerationRead): void {
-  for (const [p, hash] of read.files) out.files.set(p, hash);
-  out.problems.push(...read.problems);
-  out.volumes.add(dir);
-  out.written.set(dir, read.written);
-  out.generations.set(dir, read);
-}
-
-/** Adds the files and problems read into `part` to `out`. */
-function addPart(out: Collector, part: Collector): void {
-  for (const [p, hash] of part.files) out.files.set(p, hash);
-  out.problems.push(...part.problems);
 }
 
 /**
@@ -307,6 +504,7 @@ async function visit(
   }
   noteWritten(out, st);
   if (st.isDirectory()) {
+    out.dirs.add(shownPath);
     if (ancestors.has(idOf(st))) out.problems.push({ path: shownPath, code: 'ELOOP' });
     else await walkDir(fs, readPath, shownPath, new Set([...ancestors, idOf(st)]), out);
   } else if (st.isFile()) {
@@ -339,6 +537,7 @@ async function walkDir(
   const wanted = entries.filter((e) => !isKubeletInternal(e.name.toString('latin1')));
   await forEachLimited(wanted, DIR_CONCURRENCY, async (e) => {
     const { read, shown } = child(readDir, shownDir, e.name);
+    if (e.isSymbolicLink()) out.linked = true;
     if (e.isFile()) await hashFile(fs, read, shown, out);
     else await visit(fs, read, shown, ancestors, out);
   });
@@ -497,31 +696,145 @@ function metadataOf(st: Stats): string {
 }
 
 /**
- * The snapshot: the hash is sha256 over the records `file\0PATH\0HASH\0` and `missing\0PATH\0`
- * in sorted order. Every field ends with NUL, which no path or hash contains, so records cannot
- * run together; for the same reason the file records sort as their paths do, and all of them
- * before the missing ones: they are hashed in path order without building them first (a tree of
- * 20,000 files would hold megabytes of record strings for a moment).
+ * A part from what a read collected: files sorted by path, problems sorted without duplicates,
+ * and its hash, sha256 over the records `file\0PATH\0HASH\0` in path order. Every field ends
+ * with NUL, which no path or hash contains, so records cannot run together and sort as their
+ * paths do: they are hashed without being built first (a tree of 20,000 files would hold
+ * megabytes of record strings for a moment).
  */
-function finish(out: Collector): Snapshot {
-  const files = new Map([...out.files].sort(([a], [b]) => compare(a, b)));
+function makePart(
+  kind: 'volume' | 'plain',
+  read: Pick<Collector, 'files' | 'problems'>,
+  written: number,
+  extra: Pick<Part, 'generation' | 'dirs'>,
+): Part {
+  const files = new Map([...read.files].sort(([a], [b]) => compare(a, b)));
   const hash = createHash('sha256');
   for (const [p, h] of files) hash.update(`file\0${p}\0${h}\0`);
-  for (const p of [...out.missing].sort(compare)) hash.update(`missing\0${p}\0`);
-  const unique = new Map(out.problems.map((pr) => [`${pr.path}\0${pr.code}`, pr]));
-  const problems = [...unique.values()].sort(
-    (a, b) => compare(a.path, b.path) || compare(a.code, b.code),
-  );
   return {
-    hash: hash.digest('hex'),
+    kind,
     files,
-    problems,
-    volumes: out.volumes,
-    written: out.written,
-    generations: out.generations,
+    problems: uniqueProblems(read.problems),
+    written,
+    hash: hash.digest('hex'),
+    ...extra,
   };
+}
+
+function uniqueProblems(problems: readonly Problem[]): Problem[] {
+  const unique = new Map(problems.map((pr) => [`${pr.path}\0${pr.code}`, pr]));
+  return [...unique.values()].sort((a, b) => compare(a.path, b.path) || compare(a.code, b.code));
+}
+
+/**
+ * A snapshot made of parts. Its hash is sha256 over `part\0WATCHPATH\0PARTHASH\0` in watch-path
+ * order, so it depends on the content, not on the order of the flags. What the pipeline reads on
+ * every run (the hash, the problems, when the content was written) is cheap; the union of all
+ * files is built only when asked for.
+ */
+class PartsSnapshot implements Snapshot {
+  readonly hash: string;
+  private allFiles: Map<string, string> | undefined;
+  private allProblems: Problem[] | undefined;
+
+  constructor(readonly parts: ReadonlyMap<string, Part>) {
+    const hash = createHash('sha256');
+    for (const p of [...parts.keys()].sort(compare)) {
+      hash.update(`part\0${p}\0${parts.get(p)!.hash}\0`);
+    }
+    this.hash = hash.digest('hex');
+  }
+
+  get files(): ReadonlyMap<string, string> {
+    if (this.allFiles) return this.allFiles;
+    const all: [string, string][] = [];
+    for (const part of this.parts.values()) all.push(...part.files);
+    this.allFiles = new Map(all.sort(([a], [b]) => compare(a, b)));
+    return this.allFiles;
+  }
+
+  get problems(): readonly Problem[] {
+    this.allProblems ??= uniqueProblems([...this.parts.values()].flatMap((part) => part.problems));
+    return this.allProblems;
+  }
+
+  get volumes(): ReadonlySet<string> {
+    const kinds = new Set(['volume', 'torn']);
+    return new Set([...this.parts].filter(([, part]) => kinds.has(part.kind)).map(([p]) => p));
+  }
+
+  get written(): ReadonlyMap<string, number> {
+    const found = [...this.parts].filter(
+      ([, part]) => part.kind === 'volume' || part.kind === 'plain',
+    );
+    return new Map(found.map(([p, part]) => [p, part.written]));
+  }
 }
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Reported entries kept per watch path, at most: past this, the path is read whole (a burst of
+ * events costs one walk, not thousands of entries).
+ */
+const MAX_REPORTED = 1000;
+
+/**
+ * Takes the snapshots of a set of watch paths, one at a time, each reusing what the one before it
+ * read wherever the watchers reported nothing (see readPart). What the watchers report between
+ * two snapshots is noted here; a snapshot that fails gives it back for the next one.
+ */
+export class Fingerprinter {
+  private last: Snapshot | undefined;
+  private reported = new Map<string, Set<string> | 'all'>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly watchPaths: readonly string[],
+    private readonly take: (
+      watchPaths: readonly string[],
+      previous: Snapshot | undefined,
+      opts: SnapshotOptions,
+    ) => Promise<Snapshot> = takeSnapshot,
+  ) {}
+
+  /** Something changed under `watchPath`: at `below` (relative bytes), or anywhere. */
+  note(watchPath: string, below: Buffer | undefined): void {
+    const known = this.reported.get(watchPath);
+    if (known === 'all') return;
+    if (below === undefined || (known?.size ?? 0) >= MAX_REPORTED) {
+      this.reported.set(watchPath, 'all');
+      return;
+    }
+    if (known) known.add(below.toString('latin1'));
+    else this.reported.set(watchPath, new Set([below.toString('latin1')]));
+  }
+
+  /** The snapshot of now; `fresh` reads everything again (the resync). */
+  snapshot(fresh = false): Promise<Snapshot> {
+    const next = this.queue.then(() => this.read(fresh));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async read(fresh: boolean): Promise<Snapshot> {
+    const taken = this.reported;
+    this.reported = new Map();
+    const reported = new Map<string, Reported>();
+    for (const [p, r] of taken) {
+      reported.set(p, r === 'all' ? 'all' : [...r].map((k) => Buffer.from(k, 'latin1')));
+    }
+    try {
+      this.last = await this.take(this.watchPaths, this.last, { fresh, reported });
+      return this.last;
+    } catch (err) {
+      for (const [p, r] of taken) {
+        if (r === 'all') this.reported.set(p, 'all');
+        else for (const k of r) this.note(p, Buffer.from(k, 'latin1'));
+      }
+      throw err;
+    }
+  }
 }

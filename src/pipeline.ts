@@ -32,10 +32,10 @@ export interface RetryPolicy extends BackoffPolicy {
 
 export interface PipelineDeps {
   /**
-   * Fingerprints the watched paths. `previous` tells which of them were kubelet volumes, and
-   * which generation each held (reused while `..data` names it, unless `fresh`).
+   * Fingerprints the watched paths (a Fingerprinter: what cannot have changed since its last
+   * snapshot is reused, unless `fresh`).
    */
-  readonly takeSnapshot: (previous: Snapshot | undefined, fresh?: boolean) => Promise<Snapshot>;
+  readonly takeSnapshot: (fresh?: boolean) => Promise<Snapshot>;
   /** Checks that must pass before the actions run (--validate, --validate-cmd). */
   readonly validators?: readonly Validator[];
   readonly actions: readonly Action[];
@@ -306,7 +306,7 @@ export class Pipeline {
   private async firstSnapshot(stop: AbortSignal | undefined): Promise<Snapshot> {
     for (;;) {
       try {
-        const snapshot = await this.deps.takeSnapshot(undefined);
+        const snapshot = await this.deps.takeSnapshot();
         this.fingerprinting = undefined;
         return snapshot;
       } catch (err) {
@@ -339,7 +339,7 @@ export class Pipeline {
     const resync = this.resyncRequested;
     let snapshot: Snapshot;
     try {
-      snapshot = await this.deps.takeSnapshot(this.current, resync);
+      snapshot = await this.deps.takeSnapshot(resync);
     } catch (err) {
       // Not left to the next event or resync: a retry that was due would wait for them (and
       // with --resync-interval 0, for ever).
@@ -578,7 +578,7 @@ export class Pipeline {
     if (!flight || flight.superseded.signal.aborted) return;
     let snapshot: Snapshot;
     try {
-      snapshot = await this.deps.takeSnapshot(this.current);
+      snapshot = await this.deps.takeSnapshot();
     } catch {
       return; // the next run reports it
     }
@@ -905,7 +905,6 @@ function pseudoSnapshot(hash: string, now: Snapshot): Snapshot {
     problems: missingOf(now),
     volumes: new Set(),
     written: new Map(),
-    generations: new Map(),
   };
 }
 

@@ -4,6 +4,7 @@
 // the pipeline does.
 import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { HotreloadError } from './errors.js';
 import { readSmallFile } from './small-file.js';
 
 export interface StoredState {
@@ -11,14 +12,16 @@ export interface StoredState {
   readonly fingerprint: string | undefined;
   /**
    * Per target ("http POST http://127.0.0.1:8080/-/reload"): the content it took, or null when
-   * its last attempt failed and what it holds is unknown. Absent in a file of format 1.
+   * its last attempt failed and what it holds is unknown.
    */
   readonly targets: Readonly<Record<string, string | null>> | undefined;
   /** Unix milliseconds of the write. */
   readonly savedAt: number;
 }
 
-const FORMAT = 2;
+const FORMAT = 3;
+/** The code readState throws for a state file of an older format. */
+export const OLDER_FORMAT = 'E_STATE_FORMAT';
 /** A state file is a few hundred bytes; anything much larger is not one. */
 const MAX_BYTES = 64 * 1024;
 /** A state file on an emptyDir answers at once; one that does not is treated as unreadable. */
@@ -36,13 +39,14 @@ export async function readState(file: string): Promise<StoredState | undefined> 
     throw err;
   }
   const data = JSON.parse(text) as Record<string, unknown>;
-  // Format 1 (hotreload 0.1): { format: 1, fingerprint, appliedAt }, one fingerprint for all.
-  if (
-    data.format === 1 &&
-    typeof data.fingerprint === 'string' &&
-    typeof data.appliedAt === 'number'
-  ) {
-    return { fingerprint: data.fingerprint, targets: undefined, savedAt: data.appliedAt };
+  // Formats 1 and 2 (hotreload 0.1) hold fingerprints computed another way (one hash over every
+  // file; now one per watch path, so an unchanged volume costs nothing): they match nothing now.
+  if (data.format === 1 || data.format === 2) {
+    throw new HotreloadError(
+      OLDER_FORMAT,
+      `${file} was written by an older hotreload (format ${data.format}), whose fingerprints are computed differently`,
+      { hint: 'it is replaced at the next reload; until then, start-up decides as without one' },
+    );
   }
   if (
     data.format !== FORMAT ||

@@ -26,6 +26,11 @@ export interface WatchEvent {
    */
   readonly event: string;
   readonly path: string;
+  /**
+   * For an event inside a watched plain directory: the entry's path relative to that directory,
+   * as bytes (names need not be UTF-8). Absent: anything under the watch path may have changed.
+   */
+  readonly below?: Buffer;
 }
 
 export type WatchState = 'waiting' | 'watching' | 'failed' | 'closed';
@@ -238,8 +243,8 @@ class DirectoryWatcher implements PathWatcher {
     rootId: string,
     appeared: boolean,
   ): Promise<void> {
-    const report = (event: string, p: string) =>
-      this.opts.onEvent({ watchPath: this.watchPath, event, path: p });
+    const report = (event: string, p: string, below?: Buffer) =>
+      this.opts.onEvent({ watchPath: this.watchPath, event, path: p, ...(below && { below }) });
     const tree = new WatchTree(plan, this.opts.watchFactory ?? defaultFactory, {
       report,
       rootEvent: () => void this.checkRoot(tree, plan.root, rootId).catch((err) => this.fail(err)),
@@ -392,7 +397,8 @@ class DirectoryWatcher implements PathWatcher {
 }
 
 interface TreeCallbacks {
-  report(event: string, p: string): void;
+  /** `below`: the entry relative to the root, for a tree. */
+  report(event: string, p: string, below?: Buffer): void;
   /** A directory below the root that cannot be watched (the resync covers it). */
   skipped(dir: string, err: unknown): void;
   /** An event named after the root itself: it may have been removed or moved. */
@@ -413,12 +419,15 @@ class WatchTree {
   /** Names created or removed in the tree, looked at together on the next turn. */
   private pending = new Set<string>();
   private flushing = false;
+  private readonly rootBytes: Buffer;
 
   constructor(
     private readonly plan: WatchPlan,
     private readonly factory: WatchFactory,
     private readonly cb: TreeCallbacks,
-  ) {}
+  ) {
+    this.rootBytes = Buffer.from(plan.root);
+  }
 
   get size(): number {
     return this.watches.size;
@@ -507,9 +516,17 @@ class WatchTree {
       return;
     }
     const shown = dir.toString('utf8');
-    this.cb.report(event, text === undefined ? shown : path.join(shown, text));
+    const entry = name ? joinBytes(dir, name) : dir;
+    this.cb.report(event, text === undefined ? shown : path.join(shown, text), this.below(entry));
     // A name created or removed may be a directory to watch, or one to stop watching.
     if (event === 'rename' && name) this.later(joinBytes(dir, name));
+  }
+
+  /** `entry` relative to the root; undefined for the root itself. */
+  private below(entry: Buffer): Buffer | undefined {
+    const root = this.rootBytes;
+    if (entry.length <= root.length) return undefined;
+    return entry.subarray(root.at(-1) === SLASH[0] ? root.length : root.length + 1);
   }
 
   private later(p: Buffer): void {
@@ -543,7 +560,7 @@ class WatchTree {
         return;
       }
       // Files written into the new directory before its watch was set: one more look.
-      this.cb.report('rename', p.toString('utf8'));
+      this.cb.report('rename', p.toString('utf8'), this.below(p));
     }
   }
 }

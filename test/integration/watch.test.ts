@@ -291,6 +291,40 @@ describe('watching a directory through a symlink', () => {
   });
 });
 
+describe('what an event names for the fingerprint', () => {
+  it('in a plain tree: the entry relative to the watched directory, as bytes, through a link too', async () => {
+    const base = await makeTempDir('below');
+    await mkdir(path.join(base, 'real', 'sub'), { recursive: true });
+    await symlink(path.join(base, 'real'), path.join(base, 'link'));
+    const rec = recorder();
+    await startWatching(path.join(base, 'link'), rec.opts);
+    const below = () => rec.events.map((e) => e.below?.toString('latin1'));
+    await writeFile(path.join(base, 'real', 'sub', 'x.conf'), 'x');
+    await waitFor(() => below().includes('sub/x.conf'), 5000, 'sub/x.conf');
+    const raw = Buffer.concat([Buffer.from('bad-'), Buffer.from([0xff]), Buffer.from('.conf')]);
+    await writeFile(Buffer.concat([Buffer.from(path.join(base, 'real', 'sub') + '/'), raw]), 'y');
+    const expected = Buffer.concat([Buffer.from('sub/'), raw]).toString('latin1');
+    await waitFor(() => below().includes(expected), 5000, 'the name that is not UTF-8, byte-exact');
+    // A new directory is named once its watch is set, for what was written before.
+    await mkdir(path.join(base, 'real', 'new'));
+    await waitFor(() => below().includes('new'), 5000, 'new');
+  });
+
+  it('in a kubelet volume: nothing, the volume is read through ..data', async () => {
+    const dir = await makeTempDir('below-vol');
+    const writer = new AtomicWriter(dir);
+    await writer.write({ 'a.conf': 'one' });
+    const rec = recorder();
+    await startWatching(dir, rec.opts);
+    await writer.write({ 'a.conf': 'two' });
+    await waitFor(() => rec.events.length > 0, 5000, 'the swap');
+    assert.deepEqual(
+      rec.events.map((e) => e.below),
+      rec.events.map(() => undefined),
+    );
+  });
+});
+
 describe('watching a path that does not exist yet', () => {
   it('waits, logs that once, and picks the path up when it appears', async () => {
     const parent = await makeTempDir('missing');

@@ -26,7 +26,6 @@ function snap(content: string): Snapshot {
     problems: [],
     volumes: new Set(),
     written: new Map([['/cfg', WRITTEN_AT]]),
-    generations: new Map(),
   };
 }
 

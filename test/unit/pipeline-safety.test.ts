@@ -21,7 +21,6 @@ function snap(content: string): Snapshot {
     problems: [],
     volumes: new Set(),
     written: new Map(),
-    generations: new Map(),
   };
 }
 

@@ -21,7 +21,6 @@ function snap(files: Record<string, string>): Snapshot {
     problems: [],
     volumes: new Set(),
     written: new Map(),
-    generations: new Map(),
   };
 }
 
@@ -33,7 +32,6 @@ function gone(): Snapshot {
     problems: [{ path: '/cfg', code: 'ENOENT' }],
     volumes: new Set(),
     written: new Map(),
-    generations: new Map(),
   };
 }
 

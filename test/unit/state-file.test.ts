@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { readState, writeState } from '../../src/state-file.js';
+import { OLDER_FORMAT, readState, writeState } from '../../src/state-file.js';
 import { cleanupTempDirs, makeTempDir } from '../support/atomic-writer.js';
 
 after(cleanupTempDirs);
@@ -23,14 +23,12 @@ describe('state file', () => {
     assert.deepEqual(await readState(file), second);
   });
 
-  it('reads a file of format 1 (hotreload 0.1) as one fingerprint for every target', async () => {
+  it('refuses a file of format 1 or 2 (fingerprints computed another way) with its own code', async () => {
     const file = path.join(await makeTempDir('state'), 's.json');
     await writeFile(file, '{"format":1,"fingerprint":"abc","appliedAt":123}\n');
-    assert.deepEqual(await readState(file), {
-      fingerprint: 'abc',
-      targets: undefined,
-      savedAt: 123,
-    });
+    await assert.rejects(readState(file), { code: OLDER_FORMAT, message: /format 1/ });
+    await writeFile(file, '{"format":2,"fingerprint":"abc","savedAt":1,"targets":{}}\n');
+    await assert.rejects(readState(file), { code: OLDER_FORMAT, message: /format 2/ });
   });
 
   it('leaves no temporary file behind', async () => {
@@ -47,12 +45,12 @@ describe('state file', () => {
     const file = path.join(await makeTempDir('state'), 's.json');
     await writeFile(file, '{"fingerprint": 3}');
     await assert.rejects(readState(file), /not a hotreload state file/);
-    await writeFile(file, '{"format":2,"savedAt":1,"targets":{"a":3}}');
+    await writeFile(file, '{"format":3,"savedAt":1,"targets":{"a":3}}');
     await assert.rejects(readState(file), /not a hotreload state file/);
     // Read within a bound: a state file is small, and a huge one is refused before it is parsed.
     await writeFile(
       file,
-      JSON.stringify({ format: 2, savedAt: 1, targets: {}, pad: 'x'.repeat(70_000) }),
+      JSON.stringify({ format: 3, savedAt: 1, targets: {}, pad: 'x'.repeat(70_000) }),
     );
     await assert.rejects(readState(file), /larger than 65536 bytes/);
     await writeFile(file, 'garbage');
