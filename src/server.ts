@@ -26,7 +26,11 @@ export interface RunningServer {
 }
 
 export async function startServer(listen: ListenAddress, deps: ServerDeps): Promise<RunningServer> {
-  const server = http.createServer((req, res) => {
+  // Node checks every connection for its headers and request timeouts on a timer, every 30 s by
+  // default: a wake-up of an idle sidecar for a server that answers probes in microseconds. Every
+  // two minutes bounds a slow client just the same (it is cut after at most the timeout plus the
+  // interval).
+  const server = http.createServer({ connectionsCheckingInterval: 120_000 }, (req, res) => {
     handle(deps, req, res).catch(() => {
       if (!res.headersSent) res.writeHead(500);
       res.end();
