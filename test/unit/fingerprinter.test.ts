@@ -212,4 +212,14 @@ describe('snapshots of several watch paths', () => {
       path.join(dir, 'sub/a.conf'),
     ]);
   });
+
+  it('name files as path.join does, whatever slashes the watch path is written with', async () => {
+    const dir = await makeTempDir('fpr-slashes');
+    await mkdir(path.join(dir, 'sub'));
+    await writeFile(path.join(dir, 'sub/a.conf'), 'a');
+    const expected = [path.join(dir, 'sub/a.conf')];
+    for (const written of [`${dir}/`, `${dir}//`, `${dir}/./sub/..`]) {
+      assert.deepEqual([...(await takeSnapshot([written])).files.keys()], expected, written);
+    }
+  });
 });
