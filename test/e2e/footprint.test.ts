@@ -4,7 +4,7 @@
 // (not one while the kubelet writes it and another after), and change log lines that stay short
 // for a big change. Not timed: the counts are exact whatever the machine's speed.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import { cleanupTempDirs, makeTempDir } from '../support/atomic-writer.js';
@@ -91,6 +91,48 @@ describe('the cost of a change', () => {
         generationReads.length,
         SWAPS,
         `each new generation listed once: ${generationReads.length} listings for ${SWAPS} swaps`,
+      );
+    },
+  );
+
+  it(
+    'a plain directory of 500 files: a change of one file reads that file, not the directory (20 changes)',
+    { ...TIMEOUT, skip },
+    async () => {
+      const dir = await makeTempDir('plain-cost');
+      await mkdir(path.join(dir, 'sub'));
+      for (let i = 0; i < 500; i++) {
+        await writeFile(path.join(dir, i % 2 ? 'sub' : '', `file-${i}.conf`), `v0-${i}`);
+      }
+      const changing = path.join(dir, 'sub', 'file-1.conf');
+      const app = await startEndpoint(changing);
+      const trace = path.join(await makeTempDir('strace'), 'trace.txt');
+      const hr = hotreload(
+        ['--watch', dir, '--http-url', app.url, '--debounce', '0', '--listen', '127.0.0.1:0'],
+        {},
+        { wrap: [STRACE, '-f', '-qq', '-e', 'trace=openat', '-o', trace] },
+      );
+      await hr.ready(20_000);
+      const atStart = (await readFile(trace, 'utf8')).split('\n').length;
+      for (let v = 1; v <= SWAPS; v++) {
+        await writeFile(changing, `v${v}`);
+        await waitFor(() => app.taken().includes(`v${v}`), 10_000, `change ${v} delivered`);
+      }
+      await waitFor(() => hr.logs.filter(reloaded).length >= SWAPS, 10_000, 'reloads logged');
+      process.kill(await tracee(hr.proc.pid!), 'SIGTERM');
+      assert.deepEqual(await hr.exited, { code: 0, signal: null });
+
+      const afterStart = (await readFile(trace, 'utf8'))
+        .split('\n')
+        .slice(atStart - 1)
+        .join('\n');
+      const opens = calls(afterStart, 'openat').filter((l) => l.includes(`"${dir}`));
+      const others = opens.filter((l) => !l.includes(`"${changing}"`));
+      // The endpoint (this process) reads the file too, but strace follows hotreload only.
+      assert.deepEqual(others, [], 'nothing but the changed file was opened');
+      assert.ok(
+        opens.length >= SWAPS && opens.length <= 2 * SWAPS,
+        `${opens.length} opens of the changed file for ${SWAPS} changes`,
       );
     },
   );
