@@ -40,11 +40,20 @@ export function entrypointCommand(main: string): string {
   return readFileSync(main, 'utf8').split('\n', 1)[0]!;
 }
 
-/** Node's flags on the first line of `main` (`#!/usr/bin/env -S node FLAGS`). */
+/** Node's flags on the first line of `main` (`#!/usr/bin/env -S [NAME=VALUE...] node FLAGS`). */
 export function entrypointFlags(main: string): string[] {
   return entrypointCommand(main)
     .split(/\s+/)
     .filter((word) => word.startsWith('--'));
+}
+
+/** The environment the first line of `main` sets (`NAME=VALUE` before `node`). */
+export function entrypointEnv(main: string): Record<string, string> {
+  const words = entrypointCommand(main).split(/\s+/);
+  const assignments = words.filter((w) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(w));
+  return Object.fromEntries(
+    assignments.map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]),
+  );
 }
 
 /** The PATH the bench gives its processes: its own Node first, so `env node` finds it. */
@@ -69,14 +78,14 @@ export function startEntrypoint(
   return hr;
 }
 
-/** `node ...args` with the bench's own Node binary and an environment of PATH only. */
+/** `node ...args` with the bench's own Node binary and an environment of PATH (and `env`) only. */
 export function spawnNode(
   args: readonly string[],
-  options: { wrap?: readonly string[] } = {},
+  options: { wrap?: readonly string[]; env?: Readonly<Record<string, string>> } = {},
 ): ChildProcess {
   const [file, ...rest] = [...(options.wrap ?? []), process.execPath, ...args];
   const proc = spawn(file!, rest, {
-    env: { PATH: benchPath() },
+    env: { ...options.env, PATH: benchPath() },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   track(proc);
@@ -116,8 +125,8 @@ export function isAlive(proc: ChildProcess): boolean {
 
 /**
  * Starts the floor program on `dirs` (plain directories with `plain`) and waits for 'ready'. It
- * runs with `nodeFlags`: the bench gives it hotreload's own, so that the difference between the
- * two is what hotreload does, not how Node is tuned.
+ * runs with `nodeFlags` and `env`: the bench gives it hotreload's own, so that the difference
+ * between the two is what hotreload does, not how Node and the C library are tuned.
  */
 export async function startFloor(
   url: string,
@@ -127,6 +136,7 @@ export async function startFloor(
     wrap?: readonly string[];
     timeoutMs?: number;
     nodeFlags?: readonly string[];
+    env?: Readonly<Record<string, string>>;
   } = {},
 ): Promise<ChildProcess> {
   const args = [...(options.nodeFlags ?? []), FLOOR, ...(options.plain ? ['--plain'] : [])];
@@ -216,6 +226,18 @@ export function commandLine(pid: number | undefined): string {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
   } catch {
     return '';
+  }
+}
+
+/** The process's environment (/proc/PID/environ); empty when it is gone. */
+export function environment(pid: number | undefined): Record<string, string> {
+  try {
+    const entries = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean);
+    return Object.fromEntries(
+      entries.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
+    );
+  } catch {
+    return {};
   }
 }
 

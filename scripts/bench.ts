@@ -28,7 +28,9 @@ import {
   contextSwitches,
   cpuMs,
   entrypointCommand,
+  entrypointEnv,
   entrypointFlags,
+  environment,
   exited,
   FLOOR,
   fillerKeys,
@@ -197,6 +199,7 @@ async function floor(
   const proc = await startFloor(target.url, dirs, {
     ...options,
     nodeFlags: entrypointFlags(MAIN),
+    env: entrypointEnv(MAIN),
     timeoutMs: READY_TIMEOUT_MS,
   });
   const stop = async () => {
@@ -344,9 +347,12 @@ async function hotreloadStartup(volume: Volume, url: string): Promise<number> {
 }
 
 /** Spawn of `node args` to its first stdout, then a stop. */
-async function nodeStartup(args: readonly string[]): Promise<number> {
+async function nodeStartup(
+  args: readonly string[],
+  env?: Readonly<Record<string, string>>,
+): Promise<number> {
   const t0 = performance.now();
-  const proc = spawnNode(args);
+  const proc = spawnNode(args, { env });
   const t1 = await firstStdout(proc, READY_TIMEOUT_MS);
   proc.kill('SIGTERM');
   await exited(proc, STOP_TIMEOUT_MS);
@@ -365,10 +371,17 @@ async function flagsApplied(volume: Volume, url: string): Promise<Row> {
   defer(() => hr.stop('SIGTERM', STOP_TIMEOUT_MS));
   await hr.ready(READY_TIMEOUT_MS);
   const cmd = commandLine(hr.proc.pid);
-  const missing = entrypointFlags(MAIN).filter((flag) => !cmd.split(' ').includes(flag));
+  const environ = environment(hr.proc.pid);
+  const missing = [
+    ...entrypointFlags(MAIN).filter((flag) => !cmd.split(' ').includes(flag)),
+    ...Object.entries(entrypointEnv(MAIN))
+      .filter(([k, v]) => environ[k] !== v)
+      .map(([k, v]) => `${k}=${v}`),
+  ];
   await hr.stop('SIGTERM', STOP_TIMEOUT_MS);
   return {
-    metric: 'Node flags of the first line in effect when started as `node dist/main.js`',
+    metric:
+      'Node flags and environment of the first line in effect when started as `node dist/main.js`',
     hotreload: missing.length === 0 ? 'all' : `missing ${missing.join(' ')}`,
     baseline: '',
     ratio: '',
@@ -386,7 +399,12 @@ async function startupSection(): Promise<Row[]> {
   for (let i = 0; i < STARTUP_RUNS; i++) {
     hot.push(await hotreloadStartup(volume, target.url));
     bare.push(await nodeStartup(['-e', "console.log('ready')"]));
-    floorTimes.push(await nodeStartup([...entrypointFlags(MAIN), FLOOR, target.url, volume.dir]));
+    floorTimes.push(
+      await nodeStartup(
+        [...entrypointFlags(MAIN), FLOOR, target.url, volume.dir],
+        entrypointEnv(MAIN),
+      ),
+    );
   }
   const runs = `median of ${STARTUP_RUNS}`;
   return [

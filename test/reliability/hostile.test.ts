@@ -46,8 +46,11 @@ async function endHealthy(hr: HotreloadProcess, base: string | undefined): Promi
   assert.ok(Date.now() - started < 6000, `stopped ${Date.now() - started} ms after SIGTERM`);
 }
 
-/** The V8 flags the bundle's first line gives Node (`#!/usr/bin/env -S node FLAGS`). */
-const BUNDLE_FLAGS = readFileSync(MAIN, 'utf8').split('\n', 1)[0]!.split(' ').slice(3);
+/** The V8 flags the bundle's first line gives Node (`#!/usr/bin/env -S [NAME=VALUE] node FLAGS`). */
+const BUNDLE_FLAGS = readFileSync(MAIN, 'utf8')
+  .split('\n', 1)[0]!
+  .split(' ')
+  .filter((w) => w.startsWith('--'));
 
 /** True when `pid` catches signal number `signo` (SigCgt in /proc/PID/status). */
 async function handlesSignal(pid: number, signo: number): Promise<boolean> {
