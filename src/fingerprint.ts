@@ -65,6 +65,12 @@ export interface Part {
    * (a link may show the same file under two names, and only one of them gets an event).
    */
   readonly dirs?: ReadonlySet<string>;
+  /**
+   * For a plain directory updated from reported entries: the hash of the part it was made from
+   * and every path that may differ from it, so the two compare in O(change). Only the hash is
+   * kept, not the part: a chain of updates holds no older index.
+   */
+  readonly delta?: { readonly fromHash: string; readonly touched: ReadonlySet<string> };
 }
 
 /** What the watcher reported for one watch path since the last snapshot. */
@@ -169,7 +175,10 @@ export function diffSnapshots(prev: Snapshot | undefined, next: Snapshot): Chang
     const before = prev.parts.get(p);
     const after = next.parts.get(p);
     if (before?.hash === after?.hash) continue;
-    diffs.push(diffFiles(before?.files ?? new Map(), after?.files ?? new Map()));
+    // Same hash, same files: the update's touched paths are all that can differ.
+    const touched =
+      before && after?.delta?.fromHash === before.hash ? after.delta.touched : undefined;
+    diffs.push(diffFiles(before?.files ?? new Map(), after?.files ?? new Map(), touched));
   }
   if (diffs.length === 1) return diffs[0]!;
   // Overlapping watch paths (a directory and one below it) name the same file in two parts.
@@ -182,18 +191,22 @@ export function diffSnapshots(prev: Snapshot | undefined, next: Snapshot): Chang
   };
 }
 
+/** The differences between two sets of files; only at `touched` when given (see Part.delta). */
 function diffFiles(
   before: ReadonlyMap<string, string>,
   after: ReadonlyMap<string, string>,
+  touched?: ReadonlySet<string>,
 ): ChangeSet {
   const added: string[] = [];
   const changed: string[] = [];
-  for (const [p, hash] of after) {
+  const removed: string[] = [];
+  for (const p of touched ?? new Set([...before.keys(), ...after.keys()])) {
     const old = before.get(p);
-    if (old === undefined) added.push(p);
-    else if (old !== hash) changed.push(p);
+    const now = after.get(p);
+    if (old === undefined && now !== undefined) added.push(p);
+    else if (old !== undefined && now === undefined) removed.push(p);
+    else if (old !== now) changed.push(p);
   }
-  const removed = [...before.keys()].filter((p) => !after.has(p));
   return {
     added: added.sort(compare),
     changed: changed.sort(compare),
@@ -397,13 +410,15 @@ async function updatePlain(
     .filter((e, i, all) => !all.slice(0, i).some((o) => e.shown.startsWith(`${o.shown}/`)));
   const files = new Map(before.files);
   const dirs = new Set(before.dirs);
+  const touched = new Set<string>();
   const under = (p: string) => chosen.some((e) => p === e.shown || p.startsWith(`${e.shown}/`));
   if (chosen.some((e) => dirs.has(e.shown))) {
-    for (const p of files.keys()) if (under(p)) files.delete(p);
+    for (const p of files.keys()) if (under(p)) touched.add(p);
     for (const p of dirs) if (under(p)) dirs.delete(p);
   } else {
-    for (const e of chosen) files.delete(e.shown);
+    for (const e of chosen) if (files.has(e.shown)) touched.add(e.shown);
   }
+
   const out = collector();
   out.newest = before.written;
   for (const e of chosen) {
@@ -413,11 +428,21 @@ async function updatePlain(
     if (st?.isSymbolicLink()) out.linked = true;
     await visit(poolFs, e.read, e.shown, ancestors, out);
   }
-  for (const [p, h] of out.files) files.set(p, h);
+  // Keys read again that were there before keep their place: the order stays sorted unless a
+  // key is new.
+  let sorted = true;
+  for (const p of touched) if (!out.files.has(p)) files.delete(p);
+  for (const [p, h] of out.files) {
+    if (!before.files.has(p)) sorted = false;
+    files.set(p, h);
+    touched.add(p);
+  }
   for (const d of out.dirs) dirs.add(d);
   const problems = [...before.problems.filter((pr) => !under(pr.path)), ...out.problems];
   return makePart('plain', { ...out, files, problems }, out.newest, {
     dirs: out.linked ? undefined : dirs,
+    delta: { fromHash: before.hash, touched },
+    sorted,
   });
 }
 
@@ -721,9 +746,9 @@ function makePart(
   kind: 'volume' | 'plain',
   read: Pick<Collector, 'files' | 'problems'>,
   written: number,
-  extra: Pick<Part, 'generation' | 'dirs'>,
+  { sorted, ...extra }: Pick<Part, 'generation' | 'dirs' | 'delta'> & { sorted?: boolean },
 ): Part {
-  const files = new Map([...read.files].sort(([a], [b]) => compare(a, b)));
+  const files = sorted ? read.files : new Map([...read.files].sort(([a], [b]) => compare(a, b)));
   const hash = createHash('sha256');
   for (const [p, h] of files) hash.update(`file\0${p}\0${h}\0`);
   return {

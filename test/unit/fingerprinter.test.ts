@@ -95,10 +95,16 @@ describe('Fingerprinter on a plain directory', () => {
         [b('both/c.conf'), b('both')],
       ],
     ];
+    let before = await fp.snapshot();
+    let beforeFull = await takeSnapshot([dir]);
     for (const [what, change, reported] of steps) {
       await change();
       for (const r of reported) fp.note(dir, r);
-      assert.deepEqual(view(await fp.snapshot()), view(await takeSnapshot([dir])), what);
+      const [after, afterFull] = [await fp.snapshot(), await takeSnapshot([dir])];
+      assert.deepEqual(view(after), view(afterFull), what);
+      // The update's own change set (from the paths it touched) is the full comparison's.
+      assert.deepEqual(diffSnapshots(before, after), diffSnapshots(beforeFull, afterFull), what);
+      [before, beforeFull] = [after, afterFull];
     }
   });
 
