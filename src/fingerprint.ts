@@ -1,6 +1,8 @@
 // Content fingerprint of what the application would read under the watched paths: one sha256 per
-// file, keyed by the path the application opens, and one hash over all of them. It does not watch,
-// log, or keep any file content, and it never reports a kubelet-internal ("..") name as content.
+// file, keyed by the path the application opens, one hash per watch path over its files, and one
+// over those. Each snapshot reads only what can have changed since the one before (Fingerprinter).
+// It does not watch, log, or keep any file content, and it never reports a kubelet-internal ("..")
+// name as content.
 import { createHash, hash as hashOnce } from 'node:crypto';
 import { closeSync, openSync, readSync, readdirSync, type Dirent, type Stats } from 'node:fs';
 import path from 'node:path';
