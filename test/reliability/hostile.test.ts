@@ -214,7 +214,7 @@ describe('files named by flags, read within a bound', () => {
 
 describe('a plain directory of 20,000 files', () => {
   it(
-    "one inotify watch per directory (not per file), starts and delivers a change in a 96 MiB memory cgroup (the README asks 128Mi for thousands of files)",
+    'one inotify watch per directory (not per file), starts and delivers a change in a 96 MiB memory cgroup (the README asks 128Mi for thousands of files)',
     { ...T, skip: requireRoot() },
     async () => {
       const dir = await makeTempDir('many');
