@@ -202,13 +202,15 @@ function diffFiles(
   const added: string[] = [];
   const changed: string[] = [];
   const removed: string[] = [];
-  for (const p of touched ?? new Set([...before.keys(), ...after.keys()])) {
+  // Without `touched`, every path of `after`, then those of `before` it lacks: no union built.
+  for (const p of touched ?? after.keys()) {
     const old = before.get(p);
     const now = after.get(p);
     if (old === undefined && now !== undefined) added.push(p);
     else if (old !== undefined && now === undefined) removed.push(p);
     else if (old !== now) changed.push(p);
   }
+  if (!touched) for (const p of before.keys()) if (!after.has(p)) removed.push(p);
   return {
     added: added.sort(compare),
     changed: changed.sort(compare),
@@ -872,9 +874,14 @@ export class Fingerprinter {
       this.last = await this.take(this.watchPaths, this.last, { fresh, reported });
       return this.last;
     } catch (err) {
+      // Given back: merged with what was reported meanwhile, within the same bound.
       for (const [p, r] of taken) {
-        if (r === 'all') this.reported.set(p, 'all');
-        else for (const k of r) this.note(p, Buffer.from(k, 'latin1'));
+        const now = this.reported.get(p);
+        if (r === 'all' || now === 'all' || (now?.size ?? 0) + r.size > MAX_REPORTED) {
+          this.reported.set(p, 'all');
+        } else {
+          this.reported.set(p, new Set([...r, ...(now ?? [])]));
+        }
       }
       throw err;
     }
