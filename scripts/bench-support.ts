@@ -51,9 +51,13 @@ export function entrypointFlags(main: string): string[] {
 export function entrypointEnv(main: string): Record<string, string> {
   const words = entrypointCommand(main).split(/\s+/);
   const assignments = words.filter((w) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(w));
-  return Object.fromEntries(
-    assignments.map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]),
-  );
+  return Object.fromEntries(assignments.map(assignment));
+}
+
+/** `NAME=VALUE` as [NAME, VALUE]. */
+function assignment(text: string): [string, string] {
+  const at = text.indexOf('=');
+  return [text.slice(0, at), text.slice(at + 1)];
 }
 
 /** The PATH the bench gives its processes: its own Node first, so `env node` finds it. */
@@ -233,9 +237,7 @@ export function commandLine(pid: number | undefined): string {
 export function environment(pid: number | undefined): Record<string, string> {
   try {
     const entries = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean);
-    return Object.fromEntries(
-      entries.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
-    );
+    return Object.fromEntries(entries.map(assignment));
   } catch {
     return {};
   }
