@@ -3,6 +3,7 @@
 // shutdown order; it does not parse options or choose exit codes (main.ts does).
 import type { Logger } from 'pino';
 import type { Action } from './actions/action.js';
+import { rehearse } from './rehearsal.js';
 import type { Clock, TimerHandle } from './clock.js';
 import type { Config } from './config.js';
 import { Debouncer } from './debounce.js';
@@ -186,6 +187,7 @@ export async function startApp(deps: AppDeps, stop?: AbortSignal): Promise<App> 
   );
   // Ready: what the first reload would compile is compiled now, in the background.
   for (const action of deps.actions) void action.warmUp?.();
+  void rehearse(clock, deps.version);
 
   return {
     server,

@@ -132,40 +132,44 @@ function response(res: IncomingMessage): ClientResponse {
 }
 
 /**
- * One request through node:http to a server of its own on 127.0.0.1, then both are closed: the
- * code a request runs (Node's HTTP client and parser, compiled when first called) is compiled at
- * start instead of during the first reload, which is then as fast as the tenth. Once per
- * process, whoever asks; resolves false when it could not be done (nothing depends on it).
+ * `exchange` once against a server of its own on 127.0.0.1 (a plain request when not given), then
+ * both are closed: the code a request runs (the caller's, and Node's HTTP client and parser,
+ * compiled when first called) is compiled at start instead of during the first reload, which is
+ * then as fast as the next ones. Once per process, whoever asks; resolves false when it could not
+ * be done (nothing depends on it).
  */
-export function warmUp(): Promise<boolean> {
-  warmed ??= warmUpOnce(WARM_UP_TIMEOUT_MS);
+export function warmUp(exchange: WarmUpExchange = plainRequest): Promise<boolean> {
+  warmed ??= warmUpOnce(exchange, WARM_UP_TIMEOUT_MS);
   return warmed;
 }
+
+/** One exchange with `url` through `agent` (a keep-alive agent of the warm-up's own). */
+export type WarmUpExchange = (url: URL, agent: http.Agent, signal: AbortSignal) => Promise<void>;
 
 const WARM_UP_TIMEOUT_MS = 2000;
 let warmed: Promise<boolean> | undefined;
 
-async function warmUpOnce(timeoutMs: number): Promise<boolean> {
+async function plainRequest(url: URL, agent: http.Agent, signal: AbortSignal): Promise<void> {
+  const res = await request({ url, method: 'POST', headers: [], signal, agent });
+  await res.dump(0);
+}
+
+async function warmUpOnce(exchange: WarmUpExchange, timeoutMs: number): Promise<boolean> {
   const server = http.createServer((_req, res) => res.end());
+  const agent = new http.Agent({ keepAlive: true });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', resolve);
     });
     const { port } = server.address() as { port: number };
-    const agent = new http.Agent({ keepAlive: false });
-    const res = await request({
-      url: new URL(`http://127.0.0.1:${port}/`),
-      method: 'POST',
-      headers: ['User-Agent', 'hotreload-warm-up'],
-      signal: AbortSignal.timeout(timeoutMs),
-      agent,
-    });
-    await res.dump(0);
+
+    await exchange(new URL(`http://127.0.0.1:${port}/`), agent, AbortSignal.timeout(timeoutMs));
     return true;
   } catch {
     return false;
   } finally {
+    agent.destroy();
     server.closeAllConnections();
     server.close();
   }

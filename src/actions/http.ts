@@ -75,7 +75,15 @@ export function createHttpAction(opts: HttpActionOptions): Action {
     kind: 'http',
     target: prepared.target,
     run: (ctx: ReloadContext) => observed(prepared, ctx),
-    warmUp: async () => void (await warmUp()),
+    // This action's own code, headers, status check and accounting, sent to the warm-up's server:
+    // never to the target, and counted nowhere.
+    warmUp: async () =>
+      void (await warmUp((url, agent, signal) =>
+        observed(
+          { ...prepared, url, agent, headerFiles: [], observe: prepared.observe && (() => {}) },
+          warmUpContext(signal),
+        ),
+      )),
   });
 }
 
@@ -214,8 +222,18 @@ export function createHttpProbe(
         status: res.statusCode,
         body: await readText(p, res.body, opts.maxBytes),
       })),
-    warmUp: async () => void (await warmUp()),
+    warmUp: async () =>
+      void (await warmUp(async (url, agent, signal) => {
+        await exchange({ ...p, url, agent, headerFiles: [] }, { signal }, (res) =>
+          readText(p, res.body, opts.maxBytes),
+        );
+      })),
   };
+}
+
+/** A reload context for the warm-up's exchange. */
+function warmUpContext(signal: AbortSignal): ReloadContext {
+  return { fingerprint: '', writtenAt: 0, changed: [], attempt: 1, signal, superseded: signal };
 }
 
 const ANY_STATUS: StatusSpec = { text: '100-599', matches: () => true };
