@@ -30,17 +30,12 @@ export async function rehearse(clock: Clock, version: string): Promise<number> {
   const action: Action = {
     kind: 'rehearsal',
     target: 'nothing',
-    run: async () => told?.(),
+    run: () => Promise.resolve(told?.()),
   };
-  const fingerprinter = new Fingerprinter([PATH], async () => snapshotOf(takes++ % 2 ? 'b' : 'a'));
-  let pipeline!: Pipeline;
-  const debouncer = new Debouncer(() => pipeline.run(), {
-    quietMs: 0,
-    maxWaitMs: 0,
-    clock,
-    onError: () => {},
-  });
-  pipeline = new Pipeline({
+  const fingerprinter = new Fingerprinter([PATH], () =>
+    Promise.resolve(snapshotOf(takes++ % 2 ? 'b' : 'a')),
+  );
+  const pipeline = new Pipeline({
     takeSnapshot: (fresh) => fingerprinter.snapshot(fresh),
     actions: [action],
     retry: { maxAttempts: 1, initialMs: 1, maxMs: 1 },
@@ -49,6 +44,12 @@ export async function rehearse(clock: Clock, version: string): Promise<number> {
     log: pino({ level: 'silent' }),
     metrics: createMetrics(version, { processMetrics: false }),
     requestRun: () => debouncer.runNow(),
+  });
+  const debouncer = new Debouncer(() => pipeline.run(), {
+    quietMs: 0,
+    maxWaitMs: 0,
+    clock,
+    onError: () => {},
   });
   try {
     // What the watcher asks of each name a kubelet swap shows (its regular expression is compiled
