@@ -11,7 +11,7 @@
 //   a POST with node:http; run with hotreload's own Node flags, so the difference is what
 //   hotreload does rather than how Node is tuned. Bare Node is `node -e "console.log('ready')"`.
 // - Volumes are written the kubelet's way (test/support/atomic-writer.ts). t0 is taken right
-//   after the rename of ..data_tmp over ..data returned; t1 when the reload request arrived at the
+//   before the commit (the symlink ..data_tmp, renamed over ..data); t1 when the reload request arrived at the
 //   target, which runs in this process. Each subject has its own volume and target; swaps are
 //   sequential and alternate between the subjects, each waiting for its request.
 // - CPU is the sum of the process's threads' schedstat (ns) over a run, divided by its swaps;
@@ -767,7 +767,7 @@ function header(): string {
       "generation, POST with node:http; run with hotreload's Node flags), " +
       'bare node (`node -e "console.log(\'ready\')"`), ' +
       'or as the row says',
-    '- swaps: the kubelet way; t0 right after the rename of ..data_tmp over ..data returned, t1 at ' +
+    '- swaps: the kubelet way; t0 right before the commit (symlink ..data_tmp, rename over ..data), t1 at ' +
       'the request arrival at an in-process target; sequential, alternating between subjects, each ' +
       'waiting for its request',
     '- CPU: sum over the process threads of /proc/PID/task/*/schedstat across a run, per swap; ' +
