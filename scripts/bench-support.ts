@@ -13,9 +13,9 @@ import {
   makeTempDir,
   type Payload,
   type Projection,
-} from '../test/support/atomic-writer.js';
-import { spawnHotreload, type HotreloadProcess } from '../test/support/hotreload-process.js';
-import { startTarget } from '../test/support/http-target.js';
+} from '../test/harness/atomic-writer.js';
+import { spawnHotreload, type HotreloadProcess } from '../test/harness/hotreload-process.js';
+import { startTarget } from '../test/harness/http-target.js';
 
 /** The key every bench volume changes; the target reads it at request time. */
 export const KEY = 'app.conf';

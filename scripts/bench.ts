@@ -10,7 +10,7 @@
 // - The floor is scripts/bench-floor.mjs: fs.watch on the volume, sha256 of the new generation,
 //   a POST with node:http; run with hotreload's own Node flags, so the difference is what
 //   hotreload does rather than how Node is tuned. Bare Node is `node -e "console.log('ready')"`.
-// - Volumes are written the kubelet's way (test/support/atomic-writer.ts). t0 is taken right
+// - Volumes are written the kubelet's way (test/harness/atomic-writer.ts). t0 is taken right
 //   before the commit (the symlink ..data_tmp, renamed over ..data); t1 when the reload request arrived at the
 //   target, which runs in this process. Each subject has its own volume and target; swaps are
 //   sequential and alternate between the subjects, each waiting for its request.
@@ -20,9 +20,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
-import { cleanupTempDirs } from '../test/support/atomic-writer.js';
-import { canUseMemoryCgroup, memoryCgroup } from '../test/support/cgroup.js';
-import { MAIN } from '../test/support/hotreload-process.js';
+import { cleanupTempDirs } from '../test/harness/atomic-writer.js';
+import { canUseMemoryCgroup, memoryCgroup } from '../test/harness/cgroup.js';
+import { MAIN } from '../test/harness/hotreload-process.js';
 import {
   commandLine,
   contextSwitches,

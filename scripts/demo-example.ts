@@ -8,10 +8,10 @@
 // The argument is an example (nginx, prometheus, child, configmap-reload-migration) or one of
 // its workload files (prometheus/deployment-signal.yaml). Exits 0 when the application ends up
 // running the updated configuration.
-import { cleanupTempDirs } from '../test/support/atomic-writer.js';
-import { killProcesses } from '../test/support/e2e.js';
-import { LOCAL_RUNS, playUpdate } from '../test/support/example-runs.js';
-import { requireProgram } from '../test/support/programs.js';
+import { cleanupTempDirs } from '../test/harness/atomic-writer.js';
+import { killProcesses } from '../test/harness/e2e.js';
+import { LOCAL_RUNS, playUpdate } from '../test/harness/example-runs.js';
+import { requireProgram } from '../test/harness/programs.js';
 
 const say = (who: string, text: string) => console.log(`${`[${who}]`.padEnd(12)} ${text}`);
 
@@ -32,7 +32,7 @@ async function main(arg: string | undefined): Promise<number> {
     console.error(missing);
     return 1;
   }
-  say('demo', `${workload}, run locally (see test/support/example-runs.ts for what changes)`);
+  say('demo', `${workload}, run locally (see test/harness/example-runs.ts for what changes)`);
   const r = await run();
   say('hotreload', `started: hotreload ${r.argv.join(' ')}`);
   let shown = 0;

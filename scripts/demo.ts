@@ -3,9 +3,9 @@
 // Run with `npm run demo`; exits 0 when the application reloaded the new content.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { AtomicWriter, cleanupTempDirs, makeTempDir } from '../test/support/atomic-writer.js';
-import { startHotreload } from '../test/support/hotreload-process.js';
-import { startTarget } from '../test/support/http-target.js';
+import { AtomicWriter, cleanupTempDirs, makeTempDir } from '../test/harness/atomic-writer.js';
+import { startHotreload } from '../test/harness/hotreload-process.js';
+import { startTarget } from '../test/harness/http-target.js';
 
 const say = (who: string, text: string) => console.log(`${`[${who}]`.padEnd(12)} ${text}`);
 

@@ -2,7 +2,7 @@
 // from the build context puts where, one "SOURCE<TAB>DESTINATION" line per file or directory,
 // the destination relative to the stage's WORKDIR. .ci/run copies exactly that into a clean
 // directory and builds there, so a file the build needs but the Dockerfile does not copy fails
-// CI. test/unit/dockerfile.test.ts checks the rest of the Dockerfile.
+// CI. test/repo/dockerfile.test.ts checks the rest of the Dockerfile.
 //
 //   node --import tsx scripts/dockerfile.ts [Dockerfile]
 import { readFileSync } from 'node:fs';

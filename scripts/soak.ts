@@ -10,9 +10,9 @@ import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
-import { cleanupTempDirs } from '../test/support/atomic-writer.js';
-import { MAIN } from '../test/support/hotreload-process.js';
-import { startTarget } from '../test/support/http-target.js';
+import { cleanupTempDirs } from '../test/harness/atomic-writer.js';
+import { MAIN } from '../test/harness/hotreload-process.js';
+import { startTarget } from '../test/harness/http-target.js';
 import { entrypointCommand, killSpawned, makeVolume, startEntrypoint } from './bench-support.js';
 
 const { values } = parseArgs({

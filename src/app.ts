@@ -3,18 +3,18 @@
 // shutdown order; it does not parse options or choose exit codes (main.ts does).
 import type { Logger } from 'pino';
 import type { Action } from './actions/action.js';
-import { rehearse } from './rehearsal.js';
-import type { Clock, TimerHandle } from './clock.js';
-import type { Config } from './config.js';
-import { Debouncer } from './debounce.js';
-import { Fingerprinter, type Snapshot, type SnapshotOptions } from './fingerprint.js';
-import { liveness, readiness } from './health.js';
-import type { AppliedStore } from './applied-store.js';
-import type { Validator } from './validate/index.js';
-import type { Metrics } from './metrics.js';
-import { errorFields } from './errors.js';
-import { Pipeline, short } from './pipeline.js';
-import { startServer, type RunningServer } from './server.js';
+import { rehearse } from './reload/rehearsal.js';
+import type { Clock, TimerHandle } from './lib/clock.js';
+import type { Config } from './config/config.js';
+import { Debouncer } from './reload/debounce.js';
+import { Fingerprinter, type Snapshot, type SnapshotOptions } from './volume/fingerprint.js';
+import { liveness, readiness } from './serve/health.js';
+import type { AppliedStore } from './reload/applied-store.js';
+import type { Validator } from './validate/validators.js';
+import type { Metrics } from './metrics/hotreload.js';
+import { errorFields } from './lib/errors.js';
+import { Pipeline, short } from './reload/pipeline.js';
+import { startServer, type RunningServer } from './serve/server.js';
 import type { PathWatcher, WatchOptions } from './watch/watcher.js';
 
 /**

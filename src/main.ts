@@ -6,25 +6,25 @@ import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { dryRunActions } from './actions/dry-run.js';
-import { createActions } from './actions/index.js';
-import { fileStore, type AppliedStore } from './applied-store.js';
+import { createActions } from './actions/create.js';
+import { fileStore, type AppliedStore } from './reload/applied-store.js';
 import { startApp } from './app.js';
-import { Supervisor, exitCodeOf, type ChildExit } from './child.js';
-import { envName, parse } from './cli.js';
-import { realClock } from './clock.js';
-import { resolveConfig, type Config } from './config.js';
-import { ConfigError, HotreloadError, errorFields } from './errors.js';
-import { takeSnapshot } from './fingerprint.js';
-import { stalledCalls } from './fingerprint-fs.js';
-import { lateReads } from './small-file.js';
-import { changedDuringPod } from './pod-start.js';
-import { createLogger, stdoutOutput, type LogOutput, type Logger } from './log.js';
-import { createMetrics } from './metrics.js';
-import { readMounts, subPathMounts } from './mountinfo.js';
-import { parseSignal } from './proc/signals.js';
-import { redactUrl } from './redact.js';
-import { createValidators } from './validate/index.js';
-import { VERSION } from './version.js';
+import { Supervisor, exitCodeOf, type ChildExit } from './process/supervisor.js';
+import { envName, parse } from './config/cli.js';
+import { realClock } from './lib/clock.js';
+import { resolveConfig, type Config } from './config/config.js';
+import { ConfigError, HotreloadError, errorFields } from './lib/errors.js';
+import { takeSnapshot } from './volume/fingerprint.js';
+import { stalledCalls } from './volume/fingerprint-fs.js';
+import { lateReads } from './lib/small-file.js';
+import { changedDuringPod } from './volume/pod-start.js';
+import { createLogger, stdoutOutput, type LogOutput, type Logger } from './lib/log.js';
+import { createMetrics } from './metrics/hotreload.js';
+import { readMounts, subPathMounts } from './volume/mountinfo.js';
+import { parseSignal } from './process/signals.js';
+import { redactUrl } from './lib/redact.js';
+import { createValidators } from './validate/validators.js';
+import { VERSION } from './lib/version.js';
 import { watchPath } from './watch/watcher.js';
 
 const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
@@ -192,7 +192,7 @@ async function run(
 const LOG_DRAIN_MS = 1000;
 /** The longest a shutdown may take past --shutdown-timeout (plus stopping a child). */
 const SHUTDOWN_GRACE_MS = 1000;
-/** How long a child gets after SIGKILL (child.ts waits as long). */
+/** How long a child gets after SIGKILL (process/supervisor.ts waits as long). */
 const CHILD_KILL_WAIT_MS = 5000;
 
 /**

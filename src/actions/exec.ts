@@ -1,9 +1,9 @@
 // --exec: runs a shell command on change, with HOTRELOAD_CHANGED (changed paths, one per line)
 // and HOTRELOAD_FINGERPRINT in its environment. A non-zero exit or a timeout is a failed reload.
 import type { Logger } from 'pino';
-import type { Clock } from '../clock.js';
-import { ReloadError } from '../errors.js';
-import { describeExit, runShell } from '../shell.js';
+import type { Clock } from '../lib/clock.js';
+import { ReloadError } from '../lib/errors.js';
+import { describeExit, runShell } from '../process/shell.js';
 import type { Action } from './action.js';
 
 export interface ExecActionOptions {

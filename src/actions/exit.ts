@@ -2,11 +2,11 @@
 // CODE, so the kubelet restarts the container with the new configuration. Exiting itself is
 // main's job; this only asks. A supervised child that started after the content was written
 // already runs it: nothing to do.
-import type { Supervisor } from '../child.js';
-import type { Clock } from '../clock.js';
-import type { SignalSpec } from '../proc/signals.js';
+import type { Supervisor } from '../process/supervisor.js';
+import type { Clock } from '../lib/clock.js';
+import type { SignalSpec } from '../process/signals.js';
 import type { Action } from './action.js';
-import { agedTargets, oldestStart, olderThan } from './targets.js';
+import { agedTargets, oldestStart, olderThan } from './process-targets.js';
 
 export interface ExitActionOptions {
   readonly code: number;

@@ -2,14 +2,14 @@
 // does not retry (the pipeline does) and never puts a header value or URL credentials into a
 // message: the URL is shown through redactUrl and header files are named by header and path.
 import type { Agent } from 'node:http';
-import { realClock } from '../clock.js';
-import { formatDuration } from '../duration.js';
-import { ReloadError, messageOf } from '../errors.js';
-import { headerProblem, type HeaderSpec, type StatusSpec } from '../http-status.js';
-import { redactUrl } from '../redact.js';
-import { readSmallFile } from '../small-file.js';
-import { VERSION } from '../version.js';
-import type { HttpOutcome } from '../metrics-configmap-reload.js';
+import { realClock } from '../lib/clock.js';
+import { formatDuration } from '../lib/duration.js';
+import { ReloadError, messageOf } from '../lib/errors.js';
+import { headerProblem, type HeaderSpec, type StatusSpec } from '../config/http-spec.js';
+import { redactUrl } from '../lib/redact.js';
+import { readSmallFile } from '../lib/small-file.js';
+import { VERSION } from '../lib/version.js';
+import type { HttpOutcome } from '../metrics/configmap-reload.js';
 import type { Action, ReloadContext } from './action.js';
 import { request, warmUp, type ClientResponse } from './http-client.js';
 

@@ -9,11 +9,17 @@
 //   3. with --restart-wait: wait for a new matching process to appear and log its PID.
 // A selector that picks the supervised child restarts it in place instead.
 import type { Logger } from 'pino';
-import { pollUntil, type Clock } from '../clock.js';
-import { ReloadError } from '../errors.js';
-import { describeSelector } from '../proc/select.js';
-import { isGone, parseSignal, sendSignal, type KillFn, type SignalSpec } from '../proc/signals.js';
-import type { ProcInfo } from '../proc/table.js';
+import { pollUntil, type Clock } from '../lib/clock.js';
+import { ReloadError } from '../lib/errors.js';
+import { describeSelector } from '../process/select.js';
+import {
+  isGone,
+  parseSignal,
+  sendSignal,
+  type KillFn,
+  type SignalSpec,
+} from '../process/signals.js';
+import type { ProcInfo } from '../process/table.js';
 import type { Action, ReloadContext } from './action.js';
 import {
   agedTargets,
@@ -22,7 +28,7 @@ import {
   olderThan,
   resolveTargets,
   type TargetDeps,
-} from './targets.js';
+} from './process-targets.js';
 
 export interface RestartActionOptions extends TargetDeps {
   readonly stopSignal: SignalSpec;

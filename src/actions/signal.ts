@@ -9,10 +9,10 @@
 //   3. signal each (a process gone between finding and signalling fails the attempt, to be
 //      retried), then check that each is alive and, with --verify-children, has a new child.
 import type { Logger } from 'pino';
-import { pause, pollUntil, sleep, type Clock } from '../clock.js';
-import { ReloadError } from '../errors.js';
-import { isGone, sendSignal, type KillFn, type SignalSpec } from '../proc/signals.js';
-import { listProcesses, type ProcInfo } from '../proc/table.js';
+import { pause, pollUntil, sleep, type Clock } from '../lib/clock.js';
+import { ReloadError } from '../lib/errors.js';
+import { isGone, sendSignal, type KillFn, type SignalSpec } from '../process/signals.js';
+import { listProcesses, type ProcInfo } from '../process/table.js';
 import type { Action, ReloadContext } from './action.js';
 import {
   agedTargets,
@@ -21,7 +21,7 @@ import {
   olderThan,
   type AgedProcess,
   type TargetDeps,
-} from './targets.js';
+} from './process-targets.js';
 
 export interface SignalActionOptions extends TargetDeps {
   readonly signal: SignalSpec;

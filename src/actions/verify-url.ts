@@ -4,12 +4,12 @@
 // deliveries it reads each URL once, so that `changed` conditions compare with what the
 // application said before it was told, and so that a condition that held before and fails after
 // ends the wait at once: the application has answered, and it refused (thanos' reloader rule).
-import type { Clock } from '../clock.js';
-import { pause } from '../clock.js';
-import { ReloadError, messageOf } from '../errors.js';
-import type { StatusSpec } from '../http-status.js';
-import { redactUrl } from '../redact.js';
-import { holds, showValue, type Condition } from '../verify-conditions.js';
+import type { Clock } from '../lib/clock.js';
+import { pause } from '../lib/clock.js';
+import { ReloadError, messageOf } from '../lib/errors.js';
+import type { StatusSpec } from '../config/http-spec.js';
+import { redactUrl } from '../lib/redact.js';
+import { holds, showValue, type Condition } from '../config/verify-conditions.js';
 import type { Action, ReloadContext } from './action.js';
 import { createHttpProbe, type HttpProbe } from './http.js';
 

@@ -6,8 +6,8 @@
 import { watch as fsWatch, type FSWatcher } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Clock, TimerHandle } from '../clock.js';
-import { HotreloadError, messageOf } from '../errors.js';
+import type { Clock, TimerHandle } from '../lib/clock.js';
+import { HotreloadError, messageOf } from '../lib/errors.js';
 import {
   DATA_LINK,
   classify,
@@ -15,7 +15,7 @@ import {
   isKubeletInternal,
   type TargetKind,
   type WatchTarget,
-} from './target.js';
+} from '../volume/kubelet.js';
 
 export interface WatchEvent {
   readonly watchPath: string;

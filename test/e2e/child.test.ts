@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
-import { readEvents, writeApp, type ChildEvent } from '../support/apps.js';
-import { cleanupTempDirs, makeTempDir } from '../support/atomic-writer.js';
+import { readEvents, writeApp, type ChildEvent } from '../harness/apps.js';
+import { cleanupTempDirs, makeTempDir } from '../harness/atomic-writer.js';
 import {
   FAST,
   TIMEOUT,
@@ -17,10 +17,10 @@ import {
   sentTo,
   volume,
   type Volume,
-} from '../support/e2e.js';
-import type { HotreloadProcess } from '../support/hotreload-process.js';
-import { isAlive, trackPid } from '../support/processes.js';
-import { waitFor } from '../support/wait.js';
+} from '../harness/e2e.js';
+import type { HotreloadProcess } from '../harness/hotreload-process.js';
+import { isAlive, trackPid } from '../harness/processes.js';
+import { waitFor } from '../harness/wait.js';
 
 afterEach(killProcesses);
 after(cleanupTempDirs);

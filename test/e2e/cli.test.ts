@@ -4,9 +4,9 @@ import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
-import { AtomicWriter, cleanupTempDirs, makeTempDir } from '../support/atomic-writer.js';
-import { killAll, runHotreload, startHotreload } from '../support/hotreload-process.js';
-import { startTarget, type Target } from '../support/http-target.js';
+import { AtomicWriter, cleanupTempDirs, makeTempDir } from '../harness/atomic-writer.js';
+import { killAll, runHotreload, startHotreload } from '../harness/hotreload-process.js';
+import { startTarget, type Target } from '../harness/http-target.js';
 
 const FAST = [
   '--debounce',

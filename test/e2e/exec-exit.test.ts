@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
-import { cleanupTempDirs } from '../support/atomic-writer.js';
+import { cleanupTempDirs } from '../harness/atomic-writer.js';
 import {
   FAST,
   TIMEOUT,
@@ -13,11 +13,11 @@ import {
   killProcesses,
   reloaded,
   volume,
-} from '../support/e2e.js';
-import { startTarget, type Target } from '../support/http-target.js';
-import { request } from '../support/net.js';
-import { isAlive } from '../support/processes.js';
-import { waitFor } from '../support/wait.js';
+} from '../harness/e2e.js';
+import { startTarget, type Target } from '../harness/http-target.js';
+import { request } from '../harness/net.js';
+import { isAlive } from '../harness/processes.js';
+import { waitFor } from '../harness/wait.js';
 
 const targets: Target[] = [];
 

@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
-import { cleanupTempDirs, makeTempDir } from '../support/atomic-writer.js';
-import { TIMEOUT, hotreload, killProcesses, reloaded, volume } from '../support/e2e.js';
-import { requireProgram } from '../support/programs.js';
-import { startEndpoint, closeEndpoints } from '../support/reliability.js';
-import { waitFor } from '../support/wait.js';
+import { cleanupTempDirs, makeTempDir } from '../harness/atomic-writer.js';
+import { TIMEOUT, hotreload, killProcesses, reloaded, volume } from '../harness/e2e.js';
+import { requireProgram } from '../harness/programs.js';
+import { startEndpoint, closeEndpoints } from '../harness/reliability.js';
+import { waitFor } from '../harness/wait.js';
 
 afterEach(async () => {
   await killProcesses();

@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
-import { startStubbornServer } from '../support/apps.js';
-import { AtomicWriter, cleanupTempDirs, makeTempDir } from '../support/atomic-writer.js';
-import { TIMEOUT, hotreload, killProcesses, volume } from '../support/e2e.js';
-import type { Exit, HotreloadProcess } from '../support/hotreload-process.js';
-import { quietFor } from '../support/wait.js';
+import { startStubbornServer } from '../harness/apps.js';
+import { AtomicWriter, cleanupTempDirs, makeTempDir } from '../harness/atomic-writer.js';
+import { TIMEOUT, hotreload, killProcesses, volume } from '../harness/e2e.js';
+import type { Exit, HotreloadProcess } from '../harness/hotreload-process.js';
+import { quietFor } from '../harness/wait.js';
 
 afterEach(killProcesses);
 after(cleanupTempDirs);

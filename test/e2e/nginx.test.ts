@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, afterEach, describe, it } from 'node:test';
-import { cleanupTempDirs } from '../support/atomic-writer.js';
+import { cleanupTempDirs } from '../harness/atomic-writer.js';
 import {
   FAST,
   TIMEOUT,
@@ -13,12 +13,12 @@ import {
   killProcesses,
   reloaded,
   sentTo,
-} from '../support/e2e.js';
-import { request, waitForBody } from '../support/net.js';
-import { masterOf, serving, setupNginx, startNginx, workers } from '../support/nginx.js';
-import { childPids, isAlive } from '../support/processes.js';
-import { NGINX, requireProgram } from '../support/programs.js';
-import { waitFor } from '../support/wait.js';
+} from '../harness/e2e.js';
+import { request, waitForBody } from '../harness/net.js';
+import { masterOf, serving, setupNginx, startNginx, workers } from '../harness/nginx.js';
+import { childPids, isAlive } from '../harness/processes.js';
+import { NGINX, requireProgram } from '../harness/programs.js';
+import { waitFor } from '../harness/wait.js';
 
 afterEach(killProcesses);
 after(cleanupTempDirs);

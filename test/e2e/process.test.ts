@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
-import { startStubbornServer, writeApp } from '../support/apps.js';
-import { cleanupTempDirs, makeTempDir } from '../support/atomic-writer.js';
+import { startStubbornServer, writeApp } from '../harness/apps.js';
+import { cleanupTempDirs, makeTempDir } from '../harness/atomic-writer.js';
 import {
   FAST,
   TIMEOUT,
@@ -17,11 +17,11 @@ import {
   reloaded,
   timeOf,
   volume,
-} from '../support/e2e.js';
-import { freePort, request, waitForBody } from '../support/net.js';
-import { RestartLoop, cmdlineOf, isAlive, startProcess } from '../support/processes.js';
-import { quietFor, waitFor } from '../support/wait.js';
-import { NOBODY, OTHER, cliRunnableBy, isRoot } from '../support/run-as.js';
+} from '../harness/e2e.js';
+import { freePort, request, waitForBody } from '../harness/net.js';
+import { RestartLoop, cmdlineOf, isAlive, startProcess } from '../harness/processes.js';
+import { quietFor, waitFor } from '../harness/wait.js';
+import { NOBODY, OTHER, cliRunnableBy, isRoot } from '../harness/run-as.js';
 
 afterEach(killProcesses);
 after(cleanupTempDirs);

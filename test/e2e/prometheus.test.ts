@@ -3,7 +3,7 @@
 // What Prometheus reports at /api/v1/status/config is the configuration it actually runs.
 import assert from 'node:assert/strict';
 import { after, afterEach, describe, it } from 'node:test';
-import { cleanupTempDirs } from '../support/atomic-writer.js';
+import { cleanupTempDirs } from '../harness/atomic-writer.js';
 import {
   FAST,
   TIMEOUT,
@@ -12,10 +12,10 @@ import {
   killProcesses,
   reloaded,
   sentTo,
-} from '../support/e2e.js';
-import { PROMETHEUS, requireProgram } from '../support/programs.js';
-import { promConfig as config, scrapeInterval, startPrometheus } from '../support/prometheus.js';
-import { waitFor } from '../support/wait.js';
+} from '../harness/e2e.js';
+import { PROMETHEUS, requireProgram } from '../harness/programs.js';
+import { promConfig as config, scrapeInterval, startPrometheus } from '../harness/prometheus.js';
+import { waitFor } from '../harness/wait.js';
 
 afterEach(killProcesses);
 after(cleanupTempDirs);

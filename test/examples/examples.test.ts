@@ -2,7 +2,7 @@
 // strict schema check (no cluster), hotreload's real CLI parser accepts the arguments each one
 // gives it, each pod is wired the way hotreload needs (volumes, watched paths, UIDs, probes), and
 // where the program is installed here, the example's own configuration runs end to end through a
-// kubelet-style update (test/support/example-runs.ts says what a local run changes).
+// kubelet-style update (test/harness/example-runs.ts says what a local run changes).
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -10,13 +10,13 @@ import { after, afterEach, describe, it } from 'node:test';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import type { IProbe } from 'kubernetes-models/v1/Probe';
-import { parse } from '../../src/cli.js';
-import { resolveConfig, type Config } from '../../src/config.js';
-import { VERSION } from '../../src/version.js';
-import { cleanupTempDirs } from '../support/atomic-writer.js';
-import { TIMEOUT, errOf, failed, killProcesses, reloaded } from '../support/e2e.js';
-import { localArgv, localUrl } from '../support/example-pod.js';
-import { LOCAL_RUNS, playUpdate } from '../support/example-runs.js';
+import { parse } from '../../src/config/cli.js';
+import { resolveConfig, type Config } from '../../src/config/config.js';
+import { VERSION } from '../../src/lib/version.js';
+import { cleanupTempDirs } from '../harness/atomic-writer.js';
+import { TIMEOUT, errOf, failed, killProcesses, reloaded } from '../harness/e2e.js';
+import { localArgv, localUrl } from '../harness/example-pod.js';
+import { LOCAL_RUNS, playUpdate } from '../harness/example-runs.js';
 import {
   EXAMPLES_DIR,
   containersOf,
@@ -29,11 +29,11 @@ import {
   parseManifestFile,
   podSpecOf,
   type Manifest,
-} from '../support/examples.js';
-import { schemaErrors } from '../support/k8s-schema.js';
-import { request } from '../support/net.js';
-import { requireProgram } from '../support/programs.js';
-import { waitFor } from '../support/wait.js';
+} from '../harness/examples.js';
+import { schemaErrors } from '../harness/k8s-schema.js';
+import { request } from '../harness/net.js';
+import { requireProgram } from '../harness/programs.js';
+import { waitFor } from '../harness/wait.js';
 
 afterEach(killProcesses);
 after(cleanupTempDirs);

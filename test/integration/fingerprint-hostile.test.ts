@@ -10,8 +10,8 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { open, rename, symlink, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { MAX_HASHED_BYTES, TOO_LARGE, takeSnapshot } from '../../src/fingerprint.js';
-import { AtomicWriter, cleanupTempDirs, makeTempDir } from '../support/atomic-writer.js';
+import { MAX_HASHED_BYTES, TOO_LARGE, takeSnapshot } from '../../src/volume/fingerprint.js';
+import { AtomicWriter, cleanupTempDirs, makeTempDir } from '../harness/atomic-writer.js';
 
 after(cleanupTempDirs);
 

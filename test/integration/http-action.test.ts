@@ -8,11 +8,11 @@ import { Agent } from 'node:http';
 
 import type { ReloadContext } from '../../src/actions/action.js';
 import { createHttpAction, type HttpActionOptions } from '../../src/actions/http.js';
-import { ReloadError } from '../../src/errors.js';
-import { createMetrics } from '../../src/metrics.js';
-import { parseStatusSpec, type StatusSpec } from '../../src/http-status.js';
-import { VERSION } from '../../src/version.js';
-import { startTarget, type Target } from '../support/http-target.js';
+import { ReloadError } from '../../src/lib/errors.js';
+import { createMetrics } from '../../src/metrics/hotreload.js';
+import { parseStatusSpec, type StatusSpec } from '../../src/config/http-spec.js';
+import { VERSION } from '../../src/lib/version.js';
+import { startTarget, type Target } from '../harness/http-target.js';
 
 const BOUND = { timeout: 5000 };
 

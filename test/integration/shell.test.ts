@@ -6,18 +6,18 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { realClock } from '../../src/clock.js';
+import { realClock } from '../../src/lib/clock.js';
 import {
   MAX_CHANGED_BYTES,
   MAX_LINES,
   MAX_LINE_CHARS,
   runShell,
   type ShellOptions,
-} from '../../src/shell.js';
-import { cleanupTempDirs, makeTempDir } from '../support/atomic-writer.js';
-import { logSink } from '../support/log-sink.js';
-import { isAlive } from '../support/processes.js';
-import { waitFor } from '../support/wait.js';
+} from '../../src/process/shell.js';
+import { cleanupTempDirs, makeTempDir } from '../harness/atomic-writer.js';
+import { logSink } from '../doubles/log-sink.js';
+import { isAlive } from '../harness/processes.js';
+import { waitFor } from '../harness/wait.js';
 
 after(cleanupTempDirs);
 

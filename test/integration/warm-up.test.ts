@@ -8,11 +8,11 @@ import { describe, it } from 'node:test';
 
 import { createHttpAction } from '../../src/actions/http.js';
 import { warmUp } from '../../src/actions/http-client.js';
-import { realClock } from '../../src/clock.js';
-import { parseStatusSpec } from '../../src/http-status.js';
-import { createMetrics } from '../../src/metrics.js';
-import { rehearse } from '../../src/rehearsal.js';
-import { startTarget } from '../support/http-target.js';
+import { realClock } from '../../src/lib/clock.js';
+import { parseStatusSpec } from '../../src/config/http-spec.js';
+import { createMetrics } from '../../src/metrics/hotreload.js';
+import { rehearse } from '../../src/reload/rehearsal.js';
+import { startTarget } from '../harness/http-target.js';
 
 const BOUND = { timeout: 10_000 };
 

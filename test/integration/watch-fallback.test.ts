@@ -3,12 +3,12 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { watch } from 'node:fs';
-import { realClock } from '../../src/clock.js';
-import type { HotreloadError } from '../../src/errors.js';
+import { realClock } from '../../src/lib/clock.js';
+import type { HotreloadError } from '../../src/lib/errors.js';
 import { watchPath, type WatchEvent, type WatchFactory } from '../../src/watch/watcher.js';
-import { AtomicWriter, cleanupTempDirs, makeTempDir } from '../support/atomic-writer.js';
-import { logSink } from '../support/log-sink.js';
-import { waitFor } from '../support/wait.js';
+import { AtomicWriter, cleanupTempDirs, makeTempDir } from '../harness/atomic-writer.js';
+import { logSink } from '../doubles/log-sink.js';
+import { waitFor } from '../harness/wait.js';
 
 after(cleanupTempDirs);
 

@@ -6,17 +6,17 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { mkdir, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
-import { realClock, type Clock, type TimerHandle } from '../../src/clock.js';
-import { takeSnapshot } from '../../src/fingerprint.js';
-import type { WatchTarget } from '../../src/watch/target.js';
+import { realClock, type Clock, type TimerHandle } from '../../src/lib/clock.js';
+import { takeSnapshot } from '../../src/volume/fingerprint.js';
+import type { WatchTarget } from '../../src/volume/kubelet.js';
 import {
   watchPath,
   type PathWatcher,
   type WatchEvent,
   type WatchOptions,
 } from '../../src/watch/watcher.js';
-import { AtomicWriter, cleanupTempDirs, makeTempDir } from '../support/atomic-writer.js';
-import { quietFor, waitFor } from '../support/wait.js';
+import { AtomicWriter, cleanupTempDirs, makeTempDir } from '../harness/atomic-writer.js';
+import { quietFor, waitFor } from '../harness/wait.js';
 
 after(cleanupTempDirs);
 

@@ -8,9 +8,9 @@ import { chmod, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { after, afterEach, describe, it } from 'node:test';
-import { takeSnapshot } from '../../src/fingerprint.js';
-import { readEvents } from '../support/apps.js';
-import { AtomicWriter, cleanupTempDirs, makeTempDir } from '../support/atomic-writer.js';
+import { takeSnapshot } from '../../src/volume/fingerprint.js';
+import { readEvents } from '../harness/apps.js';
+import { AtomicWriter, cleanupTempDirs, makeTempDir } from '../harness/atomic-writer.js';
 import {
   FAST,
   errOf,
@@ -21,11 +21,11 @@ import {
   sentTo,
   timeOf,
   volume,
-} from '../support/e2e.js';
-import { type HotreloadProcess } from '../support/hotreload-process.js';
-import { startTarget } from '../support/http-target.js';
-import { freePort } from '../support/net.js';
-import { RestartLoop, startProcess } from '../support/processes.js';
+} from '../harness/e2e.js';
+import { type HotreloadProcess } from '../harness/hotreload-process.js';
+import { startTarget } from '../harness/http-target.js';
+import { freePort } from '../harness/net.js';
+import { RestartLoop, startProcess } from '../harness/processes.js';
 import {
   assertAlive,
   closeEndpoints,
@@ -39,9 +39,9 @@ import {
   story,
   waitForState,
   writeReloadingApp,
-} from '../support/reliability.js';
-import { NOBODY, OTHER, cliRunnableBy } from '../support/run-as.js';
-import { quietFor, waitFor } from '../support/wait.js';
+} from '../harness/reliability.js';
+import { NOBODY, OTHER, cliRunnableBy } from '../harness/run-as.js';
+import { quietFor, waitFor } from '../harness/wait.js';
 
 afterEach(async () => {
   await killProcesses();
@@ -479,7 +479,7 @@ describe('the target process is missing, foreign or dies', () => {
   // or not be there at all. No interleaving may crash hotreload, signal anything but an instance
   // of the target, or drop the change. Which interleavings a run meets is up to the scheduler
   // (the counts are printed as a diagnostic); the unit tests with a fake /proc pin each one
-  // exactly (test/unit/proc-signals.test.ts, test/unit/restart.test.ts).
+  // exactly (test/unit/process/signals.test.ts, test/unit/actions/restart.test.ts).
   it(
     'a crash-looping target (each instance lives 250 ms, so the one found may be gone at the signal, ESRCH, or just after it) while the content changes 5 times: no instance is signalled before it is --min-process-age old, and the final content is taken',
     { timeout: 60_000 },

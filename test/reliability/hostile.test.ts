@@ -12,11 +12,11 @@ import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, afterEach, describe, it } from 'node:test';
-import { cleanupTempDirs, makeTempDir } from '../support/atomic-writer.js';
-import { memoryCgroup } from '../support/cgroup.js';
-import { FAST, errOf, failed, hotreload, killProcesses, reloaded, volume } from '../support/e2e.js';
-import { MAIN, spawnHotreload, type HotreloadProcess } from '../support/hotreload-process.js';
-import { freePort, request, waitForBody } from '../support/net.js';
+import { cleanupTempDirs, makeTempDir } from '../harness/atomic-writer.js';
+import { memoryCgroup } from '../harness/cgroup.js';
+import { FAST, errOf, failed, hotreload, killProcesses, reloaded, volume } from '../harness/e2e.js';
+import { MAIN, spawnHotreload, type HotreloadProcess } from '../harness/hotreload-process.js';
+import { freePort, request, waitForBody } from '../harness/net.js';
 import {
   assertAlive,
   closeEndpoints,
@@ -25,8 +25,8 @@ import {
   requireRoot,
   startEndpoint,
   status,
-} from '../support/reliability.js';
-import { quietFor, waitFor } from '../support/wait.js';
+} from '../harness/reliability.js';
+import { quietFor, waitFor } from '../harness/wait.js';
 
 afterEach(async () => {
   await killProcesses();

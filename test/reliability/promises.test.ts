@@ -10,8 +10,8 @@ import { mkdir, rename, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, afterEach, describe, it } from 'node:test';
-import { START_MARGIN_MS } from '../../src/decide.js';
-import { cleanupTempDirs, makeTempDir } from '../support/atomic-writer.js';
+import { START_MARGIN_MS } from '../../src/process/table.js';
+import { cleanupTempDirs, makeTempDir } from '../harness/atomic-writer.js';
 import {
   FAST,
   errOf,
@@ -22,12 +22,12 @@ import {
   reloaded,
   sentTo,
   volume,
-} from '../support/e2e.js';
-import type { HotreloadProcess } from '../support/hotreload-process.js';
-import { request, waitForBody } from '../support/net.js';
-import { masterOf, startNginx, workers } from '../support/nginx.js';
-import { childPids, isAlive, startProcess } from '../support/processes.js';
-import { NGINX, PROMETHEUS, requireProgram } from '../support/programs.js';
+} from '../harness/e2e.js';
+import type { HotreloadProcess } from '../harness/hotreload-process.js';
+import { request, waitForBody } from '../harness/net.js';
+import { masterOf, startNginx, workers } from '../harness/nginx.js';
+import { childPids, isAlive, startProcess } from '../harness/processes.js';
+import { NGINX, PROMETHEUS, requireProgram } from '../harness/programs.js';
 import {
   BROKEN_PROM_CONFIG,
   lastReloadSuccessful,
@@ -35,7 +35,7 @@ import {
   scrapeInterval,
   startPrometheus,
   startPrometheusProcess,
-} from '../support/prometheus.js';
+} from '../harness/prometheus.js';
 import {
   assertAlive,
   closeEndpoints,
@@ -43,8 +43,8 @@ import {
   metric,
   startEndpoint,
   status,
-} from '../support/reliability.js';
-import { quietFor, waitFor } from '../support/wait.js';
+} from '../harness/reliability.js';
+import { quietFor, waitFor } from '../harness/wait.js';
 
 afterEach(async () => {
   await killProcesses();

@@ -1,0 +1,102 @@
+// Builds the configured actions in their one fixed order: exec, http, signal, restart, verify,
+// exit. A command prepares or notifies first, the HTTP endpoints and signals reload in place, a
+// restart replaces the process, --verify-url checks the result, and exiting comes last because
+// nothing runs after it. The pipeline runs them in this order; each --http-url is a target of
+// its own.
+import type { Logger } from 'pino';
+import type { Supervisor } from '../process/supervisor.js';
+import type { Clock } from '../lib/clock.js';
+import type { Config } from '../config/config.js';
+import type { HttpOutcome } from '../metrics/configmap-reload.js';
+import type { KillFn } from '../process/signals.js';
+import type { Action } from './action.js';
+import { createExecAction } from './exec.js';
+import { createExitAction } from './exit.js';
+import { createHttpAction } from './http.js';
+import { createRestartAction } from './restart.js';
+import { createSignalAction } from './signal.js';
+import { createVerifyUrlAction } from './verify-url.js';
+
+export interface ActionDeps {
+  readonly supervisor: Supervisor | undefined;
+  readonly kill: KillFn;
+  readonly selfPid: number;
+  readonly selfUid: number;
+  readonly env: NodeJS.ProcessEnv;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly requestExit: (code: number) => void;
+  /** Told how each reload request went (--configmap-reload-metrics). */
+  readonly observeHttp?: (outcome: HttpOutcome) => void;
+}
+
+export function createActions(config: Config, deps: ActionDeps): Action[] {
+  const p = config.process;
+  const targets = {
+    selector: p.selector,
+    supervisor: deps.supervisor,
+    procRoot: p.procRoot,
+    selfPid: deps.selfPid,
+  };
+  const actions: Action[] = [];
+  if (p.exec)
+    actions.push(createExecAction({ ...p.exec, env: deps.env, clock: deps.clock, log: deps.log }));
+  for (const target of config.http)
+    actions.push(createHttpAction({ ...target, observe: deps.observeHttp }));
+  if (p.signal) {
+    actions.push(
+      createSignalAction({
+        ...targets,
+        signal: p.signal,
+        kill: deps.kill,
+        selfUid: deps.selfUid,
+        verifyChildren: config.safety.verifyChildren,
+        verifyTimeoutMs: config.safety.verifyTimeoutMs,
+        minAgeMs: p.minProcessAgeMs,
+        clock: deps.clock,
+        log: deps.log,
+      }),
+    );
+  }
+  if (p.restart) {
+    actions.push(
+      createRestartAction({
+        ...targets,
+        stopSignal: p.stopSignal,
+        stopTimeoutMs: p.stopTimeoutMs,
+        restartWaitMs: p.restartWaitMs,
+        kill: deps.kill,
+        selfUid: deps.selfUid,
+        clock: deps.clock,
+        log: deps.log,
+      }),
+    );
+  }
+  const { verifyUrls, verifyStatus, verifyTimeoutMs, verifyConditions } = config.safety;
+  if (verifyUrls.length > 0) {
+    actions.push(
+      createVerifyUrlAction({
+        urls: verifyUrls,
+        expectStatus: verifyStatus,
+        conditions: verifyConditions,
+        timeoutMs: verifyTimeoutMs,
+        clock: deps.clock,
+      }),
+    );
+  }
+  if (p.exit) {
+    actions.push(
+      createExitAction({
+        code: p.exit.code,
+        supervisor: deps.supervisor,
+        stopSignal: p.stopSignal,
+        stopTimeoutMs: p.stopTimeoutMs,
+        requestExit: deps.requestExit,
+        procRoot: p.procRoot,
+        selfPid: deps.selfPid,
+        clock: deps.clock,
+      }),
+    );
+  }
+  return actions;
+}

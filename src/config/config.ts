@@ -1,0 +1,263 @@
+// Resolves RawOptions (strings from argv/env) into a frozen, fully defaulted Config: durations
+// in ms, URLs parsed, statuses and headers parsed, paths absolute. Every bad value becomes a
+// ConfigError naming the flag, the value and what is accepted. Nothing downstream parses again.
+import { LOG_LEVELS, type LogLevel } from '../lib/log.js';
+import path from 'node:path';
+import type { RawOptions } from './cli.js';
+import { DEFAULTS } from './defaults.js';
+import { parseDuration } from '../lib/duration.js';
+import { resolveProcessConfig, type ProcessConfig } from './process.js';
+import { resolveSafetyConfig, type SafetyConfig } from './checks.js';
+import { httpUrl } from './url.js';
+import { ConfigError } from '../lib/errors.js';
+import {
+  headerNameOf,
+  headerProblem,
+  parseHeader,
+  parseHeaderFile,
+  parseStatusSpec,
+  type StatusSpec,
+} from './http-spec.js';
+
+export interface HttpTargetConfig {
+  readonly url: URL;
+  readonly method: string;
+  readonly headers: readonly { readonly name: string; readonly value: string }[];
+  readonly headerFiles: readonly { readonly name: string; readonly path: string }[];
+  readonly expectStatus: StatusSpec;
+  readonly timeoutMs: number;
+}
+
+export interface ListenAddress {
+  readonly host: string | undefined;
+  readonly port: number;
+}
+
+export interface Config {
+  readonly watch: readonly string[];
+  readonly resyncIntervalMs: number;
+  readonly debounceMs: number;
+  readonly maxWaitMs: number;
+  readonly http: readonly HttpTargetConfig[];
+  readonly retry: {
+    readonly initialMs: number;
+    readonly maxMs: number;
+    readonly maxAttempts: number;
+  };
+  readonly reloadOnStart: boolean;
+  readonly dryRun: boolean;
+  readonly listen: ListenAddress | undefined;
+  readonly metricsPath: string;
+  /** Also export configmap-reload's metric names (--configmap-reload-metrics). */
+  readonly configmapReloadMetrics: boolean;
+  readonly logLevel: LogLevel;
+  readonly shutdownTimeoutMs: number;
+  readonly process: ProcessConfig;
+  readonly safety: SafetyConfig;
+}
+
+const DURATION_HELP = 'expected a duration such as 500ms, 10s or 1m30s';
+
+function duration(
+  flag: string,
+  value: string,
+  opts: { min?: number; allowZero?: boolean } = {},
+): number {
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new ConfigError(flag, value, DURATION_HELP);
+  if (ms === 0 && opts.allowZero) return 0;
+  if (ms < (opts.min ?? 1)) {
+    throw new ConfigError(
+      flag,
+      value,
+      opts.allowZero
+        ? `${DURATION_HELP}, or 0 to disable`
+        : `must be more than 0; ${DURATION_HELP}`,
+    );
+  }
+  return ms;
+}
+
+function watchPaths(values: readonly string[] | undefined, cwd: string): string[] {
+  if (!values || values.length === 0) {
+    throw new ConfigError(
+      'watch',
+      values ? '' : undefined,
+      'give the path of a mounted ConfigMap/Secret, a directory or a file, e.g. --watch /etc/config',
+    );
+  }
+  return [
+    ...new Set(
+      values.map((v) => {
+        if (v.trim() === '')
+          throw new ConfigError('watch', v, 'expected a path, e.g. --watch /etc/config');
+        return path.resolve(cwd, v);
+      }),
+    ),
+  ];
+}
+
+function httpMethod(value: string): string {
+  if (!/^[A-Za-z]+$/.test(value))
+    throw new ConfigError('http-method', value, 'expected a method such as POST, PUT or GET');
+  const method = value.toUpperCase();
+  // CONNECT opens a tunnel; the HTTP client refuses it for a request.
+  if (method === 'CONNECT')
+    throw new ConfigError('http-method', value, 'CONNECT opens a tunnel; use POST, PUT or GET');
+  return method;
+}
+
+function listenAddress(value: string): ListenAddress | undefined {
+  if (value === '') return undefined;
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*))?:(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535)
+    throw new ConfigError(
+      'listen',
+      value,
+      "expected [host]:port such as :9533 or 127.0.0.1:9533, or '' to disable",
+    );
+  const host = m[1] ?? m[2];
+  return { host: host === '' ? undefined : host, port };
+}
+
+function integer(flag: string, value: string): number {
+  if (!/^\d+$/.test(value.trim()))
+    throw new ConfigError(flag, value, 'expected a whole number, 0 or more');
+  return Number(value);
+}
+
+function each<T>(values: readonly string[] | undefined, fn: (v: string) => T): T[] {
+  return (values ?? []).map(fn);
+}
+
+/** Resolves and validates every option; throws the first ConfigError found. */
+export function resolveConfig(
+  raw: RawOptions,
+  cwd: string,
+  command: readonly string[] = [],
+): Config {
+  const v = <K extends keyof RawOptions>(key: K, fallback: NonNullable<RawOptions[K]>) =>
+    raw[key] ?? fallback;
+  const debounceMs = duration('debounce', v('debounce', DEFAULTS.debounce), { allowZero: true });
+  // Unset, --max-wait is never shorter than --debounce: a long quiet period is what the user asked for.
+  const maxWaitMs =
+    raw['max-wait'] === undefined
+      ? Math.max(duration('max-wait', DEFAULTS.maxWait), debounceMs)
+      : duration('max-wait', raw['max-wait']);
+  if (maxWaitMs < debounceMs)
+    throw new ConfigError(
+      'max-wait',
+      raw['max-wait'] ?? DEFAULTS.maxWait,
+      `must be at least --debounce (${raw.debounce ?? DEFAULTS.debounce})`,
+    );
+  const timeoutMs = duration('http-timeout', v('http-timeout', DEFAULTS.httpTimeout));
+  const expectText = v('http-expect-status', DEFAULTS.httpExpectStatus);
+  const expectStatus = parseStatusSpec(expectText);
+  if (!expectStatus)
+    throw new ConfigError(
+      'http-expect-status',
+      expectText,
+      'expected status codes 100-599 such as 200, 200,204, 200-299 or 2xx',
+    );
+  const method = httpMethod(v('http-method', DEFAULTS.httpMethod));
+  const headers = each(raw['http-header'], (h) => {
+    const parsed = parseHeader(h);
+    const name = parsed?.name ?? headerNameOf(h);
+    if (!name) fail('http-header', h, "expected 'Name: value', e.g. 'X-Reload: 1'");
+    const problem = headerProblem(name, parsed?.value ?? h.slice(h.indexOf(':') + 1).trim());
+    // The value may be a secret: the message names the header, never its value.
+    if (problem || !parsed) fail('http-header', `${name}: (value not shown)`, problem ?? '');
+    return parsed;
+  });
+  const headerFiles = each(raw['http-header-file'], (h) => {
+    const parsed =
+      parseHeaderFile(h) ??
+      fail(
+        'http-header-file',
+        h,
+        "expected 'Name=/path', e.g. 'Authorization=/var/run/secrets/token'",
+      );
+    const problem = headerProblem(parsed.name);
+    if (problem) fail('http-header-file', h, problem);
+    return { name: parsed.name, path: path.resolve(cwd, parsed.path) };
+  });
+  const hosts = [...headers, ...headerFiles].filter((h) => h.name.toLowerCase() === 'host');
+  if (hosts.length > 1) {
+    const flag = headers.some((h) => h.name.toLowerCase() === 'host')
+      ? 'http-header'
+      : 'http-header-file';
+    fail(flag, hosts.map((h) => h.name).join(', '), 'Host may be given once');
+  }
+  const urls = each(raw['http-url'], (u) => httpUrl(u));
+  const retryInitialMs = duration('retry-initial', v('retry-initial', DEFAULTS.retryInitial));
+  const retryMaxMs = duration('retry-max', v('retry-max', DEFAULTS.retryMax));
+  if (retryMaxMs < retryInitialMs)
+    throw new ConfigError(
+      'retry-max',
+      raw['retry-max'] ?? DEFAULTS.retryMax,
+      `must be at least --retry-initial (${raw['retry-initial'] ?? DEFAULTS.retryInitial})`,
+    );
+  const logLevel = v('log-level', DEFAULTS.logLevel);
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel))
+    throw new ConfigError('log-level', logLevel, `expected one of ${LOG_LEVELS.join(', ')}`);
+  const metricsPath = v('metrics-path', DEFAULTS.metricsPath);
+  if (!/^\/[^\s?#]*$/.test(metricsPath))
+    throw new ConfigError(
+      'metrics-path',
+      metricsPath,
+      'expected a path starting with /, e.g. /metrics',
+    );
+  if (['/healthz', '/readyz', '/status'].includes(metricsPath))
+    throw new ConfigError(
+      'metrics-path',
+      metricsPath,
+      `${metricsPath} is one of hotreload's own endpoints (probes and status); choose another path, e.g. /metrics`,
+    );
+  const dryRun = raw['dry-run'] ?? false;
+  const processConfig = resolveProcessConfig(raw, command, cwd);
+  const { signal, restart, exec, exit } = processConfig;
+  if (urls.length === 0 && !signal && !restart && !exec && !exit && !dryRun) {
+    throw new ConfigError(
+      'http-url',
+      undefined,
+      'nothing to do on a change; give --http-url URL, --signal, --restart, --exec or --exit, or --dry-run to only log changes',
+    );
+  }
+  return Object.freeze({
+    watch: Object.freeze(watchPaths(raw.watch, cwd)),
+    resyncIntervalMs: duration('resync-interval', v('resync-interval', DEFAULTS.resyncInterval), {
+      allowZero: true,
+      min: 100,
+    }),
+    debounceMs,
+    maxWaitMs,
+    http: Object.freeze(
+      urls.map((url) =>
+        Object.freeze({ url, method, headers, headerFiles, expectStatus, timeoutMs }),
+      ),
+    ),
+    retry: Object.freeze({
+      initialMs: retryInitialMs,
+      maxMs: retryMaxMs,
+      maxAttempts: integer('retries', v('retries', DEFAULTS.retries)),
+    }),
+    reloadOnStart: raw['reload-on-start'] ?? false,
+    dryRun,
+    listen: listenAddress(v('listen', DEFAULTS.listen)),
+    metricsPath,
+    configmapReloadMetrics: raw['configmap-reload-metrics'] ?? false,
+    logLevel: logLevel as LogLevel,
+    process: processConfig,
+    safety: resolveSafetyConfig(raw, processConfig, cwd),
+    shutdownTimeoutMs: duration(
+      'shutdown-timeout',
+      v('shutdown-timeout', DEFAULTS.shutdownTimeout),
+      { allowZero: true },
+    ),
+  });
+}
+
+function fail(flag: string, value: string, accepted: string): never {
+  throw new ConfigError(flag, value, accepted);
+}

@@ -1,0 +1,87 @@
+// The logger: pino JSON lines. On a pipe or a socket (a container's stdout) they are written
+// without ever blocking the event loop: a reader that stops reading (a full log pipe) makes lines
+// queue up to a bound, then be dropped and counted, instead of freezing reloads and probes. On a
+// file or a terminal they are written synchronously. Tests pass their own destination stream.
+import { fstatSync } from 'node:fs';
+import net from 'node:net';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import { errorFields } from './errors.js';
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export type { Logger };
+
+/** Where log lines go, and what could not be written. */
+export interface LogOutput extends DestinationStream {
+  /** Lines dropped because the reader was too slow, or gone. */
+  readonly dropped: number;
+  /** Waits until what is queued is written, at most `ms`. */
+  drain(ms: number): Promise<void>;
+}
+
+/** Log lines queued for a slow reader, at most; a line beyond is dropped. */
+const MAX_QUEUED_BYTES = 1024 * 1024;
+
+/** Standard output as a LogOutput: non-blocking on a pipe or socket, synchronous otherwise. */
+export function stdoutOutput(fd = 1): LogOutput {
+  const st = fstatSync(fd);
+  if (!st.isFIFO() && !st.isSocket()) {
+    const sync = pino.destination({ dest: fd, sync: true });
+    return {
+      write: (line: string) => sync.write(line),
+      dropped: 0,
+      drain: () => Promise.resolve(),
+    };
+  }
+  // A stream of libuv's own on the descriptor: it sets O_NONBLOCK, so a full pipe queues here.
+  const socket = new net.Socket({ fd, readable: false, writable: true });
+  socket.unref();
+  let broken = false;
+  let dropped = 0;
+  // EPIPE: nobody reads any more. Lines are counted as dropped, never thrown.
+  socket.on('error', () => (broken = true));
+  return {
+    write(line: string) {
+      if (broken || socket.writableLength + line.length > MAX_QUEUED_BYTES) {
+        dropped++;
+        return;
+      }
+      socket.write(line);
+    },
+    get dropped() {
+      return dropped;
+    },
+    drain: (ms) =>
+      new Promise<void>((resolve) => {
+        if (broken || socket.writableLength === 0) return resolve();
+        const timer = setTimeout(resolve, ms);
+        timer.unref();
+        socket.once('drain', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+  };
+}
+
+export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { name: 'hotreload' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      // `err` holds errorFields() (code, message, hint); pino's default serializer would turn
+      // that plain object into {type: "Object", stack: ""}. An Error passed by mistake gets the
+      // same fields, never its stack or properties.
+      serializers: { err: (err: unknown) => (err instanceof Error ? errorFields(err) : err) },
+      // Defence in depth: header values never reach a log record even if passed by mistake.
+      redact: {
+        paths: ['headers', '*.headers', 'authorization', '*.authorization'],
+        censor: '[redacted]',
+      },
+    },
+    destination ?? stdoutOutput(),
+  );
+}

@@ -1,0 +1,889 @@
+// Content fingerprint of what the application would read under the watched paths: one sha256 per
+// file, keyed by the path the application opens, one hash per watch path over its files, and one
+// over those. Each snapshot reads only what can have changed since the one before (Fingerprinter).
+// It does not watch, log, or keep any file content, and it never reports a kubelet-internal ("..")
+// name as content.
+import { createHash, hash as hashOnce } from 'node:crypto';
+import { closeSync, openSync, readSync, readdirSync, type Dirent, type Stats } from 'node:fs';
+import path from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { HotreloadError } from '../lib/errors.js';
+import { isUtf8 } from 'node:buffer';
+import {
+  OPEN_FLAGS,
+  poolFs,
+  sliceDue,
+  syncFs,
+  type FingerprintFs,
+  type FsPath,
+  type OpenFile,
+} from './fingerprint-fs.js';
+import { DATA_LINK, isKubeletBookkeeping, isKubeletInternal } from './kubelet.js';
+
+export interface Snapshot {
+  /** sha256 hex over every watch path's part (see snapshotOf). */
+  readonly hash: string;
+  /** Absolute path as the application opens it -> sha256 hex of its content (or a marker). */
+  readonly files: ReadonlyMap<string, string>;
+  /** Entries that could not be read as content (unreadable, looping, missing watch path). */
+  readonly problems: readonly Problem[];
+  /** Watch paths read as kubelet volumes, or known to be one that is being torn down. */
+  readonly volumes: ReadonlySet<string>;
+  /**
+   * Per watch path found, when its content was last written, ms since the epoch: the kubelet's
+   * commit (the rename of `..data`) for a volume; the newest change time of what was read (files
+   * and directories) otherwise.
+   */
+  readonly written: ReadonlyMap<string, number>;
+  /**
+   * Per watch path, what it held: the next snapshot reuses a part that cannot have changed (a
+   * volume whose `..data` names the same generation, a plain path without events), and two
+   * snapshots are compared part by part. Absent for content known only by its hash.
+   */
+  readonly parts?: ReadonlyMap<string, Part>;
+}
+
+export interface Problem {
+  readonly path: string;
+  readonly code: string;
+}
+
+/** What one watch path held. */
+export interface Part {
+  /** Read as a kubelet volume, read as it is, missing, or a volume being torn down. */
+  readonly kind: 'volume' | 'plain' | 'missing' | 'torn';
+  /** Sorted by path. */
+  readonly files: ReadonlyMap<string, string>;
+  readonly problems: readonly Problem[];
+  /** See Snapshot.written; 0 for a missing or torn path. */
+  readonly written: number;
+  /** sha256 hex over the records `file\0PATH\0HASH\0` in path order. */
+  readonly hash: string;
+  /** For a volume: the generation read. The kubelet never changes one once `..data` names it. */
+  readonly generation?: string;
+  /**
+   * For a plain directory walked without following a symlink: the directories it holds, so the
+   * part can be updated from the entries the watcher names. Undefined: read whole at each event
+   * (a link may show the same file under two names, and only one of them gets an event).
+   */
+  readonly dirs?: ReadonlySet<string>;
+  /**
+   * For a plain directory updated from reported entries: the hash of the part it was made from
+   * and every path that may differ from it, so the two compare in O(change). Only the hash is
+   * kept, not the part: a chain of updates holds no older index.
+   */
+  readonly delta?: { readonly fromHash: string; readonly touched: ReadonlySet<string> };
+}
+
+/** What the watcher reported for one watch path since the last snapshot. */
+export type Reported =
+  /** Anything under the watch path may have changed. */
+  | 'all'
+  /** These entries changed, as paths relative to the watched directory (bytes); none: nothing. */
+  | readonly Buffer[];
+
+export interface SnapshotOptions {
+  /** Read every watch path again instead of reusing the previous snapshot's parts (the resync). */
+  readonly fresh?: boolean;
+  /**
+   * Per watch path, what changed since `previous` (a path not in the map: nothing). Without it,
+   * anything may have changed: plain paths are read whole.
+   */
+  readonly reported?: ReadonlyMap<string, Reported>;
+}
+
+export interface ChangeSet {
+  readonly added: readonly string[];
+  readonly changed: readonly string[];
+  readonly removed: readonly string[];
+}
+
+/** How often `..data` may move while a kubelet volume is read before giving up on this snapshot. */
+const MAX_GENERATION_READS = 10;
+const READ_CHUNK = 64 * 1024;
+/** The smallest read buffer: files that report size 0 (procfs-like) still read in useful chunks. */
+const MIN_CHUNK = 4096;
+/** Entries of one directory read at once through the thread pool: enough for its four threads. */
+const DIR_CONCURRENCY = 8;
+const ABSENT = new Set(['ENOENT', 'ENOTDIR']);
+/**
+ * Files larger than this stand for their metadata (size, times, inode) instead of their content:
+ * a ConfigMap or Secret holds at most 1 MiB in all, and hashing is bounded whatever a watched
+ * directory holds (a 64 GiB sparse file, a link to an endless /proc file).
+ */
+export const MAX_HASHED_BYTES = 16 * 1024 * 1024;
+/** The problem code of a file over MAX_HASHED_BYTES. */
+export const TOO_LARGE = 'TOO_LARGE';
+/** The hash of the part of a watch path that is missing, or a volume being torn down. */
+const MISSING = 'missing';
+
+interface Collector {
+  readonly files: Map<string, string>;
+  readonly problems: Problem[];
+  /** Directories walked (shown paths). */
+  readonly dirs: Set<string>;
+  /** Whether a symlink was followed. */
+  linked: boolean;
+  /** The newest change time seen by this walk, on the watch path's own filesystem. */
+  newest: number;
+  /** The watch path's device: what a link leads to elsewhere (/proc, another mount) is not dated. */
+  device: number | undefined;
+}
+
+function collector(): Collector {
+  return {
+    files: new Map(),
+    problems: [],
+    dirs: new Set(),
+    linked: false,
+    newest: 0,
+    device: undefined,
+  };
+}
+
+/** Directories on the way down, as "dev:ino", so a symlink back up is seen as a loop. */
+type Ancestors = ReadonlySet<string>;
+
+/**
+ * Fingerprints every watch path. `previous` (the last snapshot) gives the parts that may be
+ * reused and says which paths were kubelet volumes: one that has lost its `..data` link is being
+ * torn down, not emptied. Throws E_FINGERPRINT_UNSTABLE when a volume never holds still.
+ */
+export async function takeSnapshot(
+  watchPaths: readonly string[],
+  previous?: Pick<Snapshot, 'parts'>,
+  opts: SnapshotOptions = {},
+): Promise<Snapshot> {
+  // Kubelet volumes are read without leaving the event loop's thread; one turn of the loop first
+  // keeps a caller that fingerprints in a loop from starving everything else.
+  await nextTurn();
+  const parts = new Map<string, Part>();
+  for (const p of watchPaths) {
+    const before = previous?.parts?.get(p);
+    const reported = opts.reported ? (opts.reported.get(p) ?? []) : 'all';
+    parts.set(p, await readPart(p, before, opts.fresh ? 'all' : reported, opts.fresh === true));
+  }
+  return new PartsSnapshot(parts);
+}
+
+/**
+ * What differs between two snapshots; each list sorted. No previous snapshot: all is added. Parts
+ * with the same hash are not compared file by file: ten volumes cost what the changed one does.
+ */
+export function diffSnapshots(prev: Snapshot | undefined, next: Snapshot): ChangeSet {
+  if (!prev?.parts || !next.parts) return diffFiles(prev?.files ?? new Map(), next.files);
+  const diffs: ChangeSet[] = [];
+  for (const p of new Set([...prev.parts.keys(), ...next.parts.keys()])) {
+    const before = prev.parts.get(p);
+    const after = next.parts.get(p);
+    if (before?.hash === after?.hash) continue;
+    // Same hash, same files: the update's touched paths are all that can differ.
+    const touched =
+      before && after?.delta?.fromHash === before.hash ? after.delta.touched : undefined;
+    diffs.push(diffFiles(before?.files ?? new Map(), after?.files ?? new Map(), touched));
+  }
+  if (diffs.length === 1) return diffs[0]!;
+  // Overlapping watch paths (a directory and one below it) name the same file in two parts.
+  const merged = (pick: (c: ChangeSet) => readonly string[]) =>
+    [...new Set(diffs.flatMap(pick))].sort(compare);
+  return {
+    added: merged((c) => c.added),
+    changed: merged((c) => c.changed),
+    removed: merged((c) => c.removed),
+  };
+}
+
+/** The differences between two sets of files; only at `touched` when given (see Part.delta). */
+function diffFiles(
+  before: ReadonlyMap<string, string>,
+  after: ReadonlyMap<string, string>,
+  touched?: ReadonlySet<string>,
+): ChangeSet {
+  const added: string[] = [];
+  const changed: string[] = [];
+  const removed: string[] = [];
+  // Without `touched`, every path of `after`, then those of `before` it lacks: no union built.
+  for (const p of touched ?? after.keys()) {
+    const old = before.get(p);
+    const now = after.get(p);
+    if (old === undefined && now !== undefined) added.push(p);
+    else if (old !== undefined && now === undefined) removed.push(p);
+    else if (old !== now) changed.push(p);
+  }
+  if (!touched) for (const p of before.keys()) if (!after.has(p)) removed.push(p);
+  return {
+    added: added.sort(compare),
+    changed: changed.sort(compare),
+    removed: removed.sort(compare),
+  };
+}
+
+/** When the newest of the watched contents was written (0 when nothing was found). */
+export function latestWrite(s: Pick<Snapshot, 'written'>): number {
+  let newest = 0;
+  for (const t of s.written.values()) newest = Math.max(newest, t);
+  return newest;
+}
+
+/** Every path the change set names, sorted and without duplicates. */
+export function changedPaths(c: ChangeSet): string[] {
+  return [...new Set([...c.added, ...c.changed, ...c.removed])].sort();
+}
+
+/**
+ * Reads one watch path, reusing what `before` read where nothing can have changed:
+ * - a kubelet volume whose `..data` names the generation read before (see readWatchPath);
+ * - a plain path without events; with events naming entries of a directory walked without
+ *   following links, those entries are read again and the rest kept (updatePlain).
+ * `fresh` reads everything again (the resync).
+ */
+async function readPart(
+  p: string,
+  before: Part | undefined,
+  reported: Reported,
+  fresh: boolean,
+): Promise<Part> {
+  // Paths below it are joined to it by concatenation (path.join was a fifth of the time of a
+  // large volume's read): it is normalized once here.
+  const dir = p.length > 1 ? path.normalize(p).replace(/(.)\/+$/, '$1') : p;
+  if (before?.kind === 'plain' && reported !== 'all') {
+    if (reported.length === 0) return before;
+    const updated = before.dirs && (await updatePlain(dir, before, reported));
+    if (updated) return updated;
+  }
+  const wasVolume = before?.kind === 'volume' || before?.kind === 'torn';
+  const known = fresh || before?.kind !== 'volume' ? undefined : before;
+  const found = await readWatchPath(dir, wasVolume, known);
+  if (found === 'missing') return emptyPart('missing', { path: p, code: 'ENOENT' });
+  // Reported as its missing ..data link: the pipeline waits for it, as for a missing path.
+  if (found === 'torn') return emptyPart('torn', { path: path.join(p, DATA_LINK), code: 'ENOENT' });
+  return found;
+}
+
+function emptyPart(kind: 'missing' | 'torn', problem: Problem): Part {
+  return { kind, files: new Map(), problems: [problem], written: 0, hash: MISSING };
+}
+
+/**
+ * Reads a watch path. A kubelet volume is read as one generation, so content never mixes two
+ * updates and a key whose top-level link is not made yet is already seen (DESIGN.md, "What the
+ * kubelet does to a volume"):
+ * 1. readlink `..data`. When that fails, `p` is a plain directory, a file, missing, or a volume
+ *    being torn down (see isTornVolume); all but the last are read as they are, through the
+ *    thread pool. Trying the link first, rather than classifying the path (stat, then lstat),
+ *    saves two calls. When it names the generation `known` read, that read stands: the kubelet
+ *    never changes a committed generation, so events before the swap (the new generation being
+ *    written) and after it (links made, the old generation removed) cost one readlink;
+ * 2. read the generation directory it names, reporting each file under the volume directory;
+ * 3. readlink `..data` again; if it moved, the read may mix generations: start over.
+ * Steps 1 to 3 are synchronous system calls (readGeneration): a volume the kubelet writes is
+ * small (the API server caps a ConfigMap or Secret at 1 MiB) and local, and thread-pool round
+ * trips, 50 µs to several milliseconds each on a busy node, were most of the time from a swap to
+ * the reload request.
+ */
+async function readWatchPath(
+  dir: string,
+  wasVolume: boolean,
+  known: Part | undefined,
+): Promise<Part | 'missing' | 'torn'> {
+  const dataLink = path.join(dir, DATA_LINK);
+  for (let attempt = 1; attempt <= MAX_GENERATION_READS; attempt++) {
+    // (1)
+    const generation = await syncFs.readlink(dataLink).catch(() => undefined);
+    if (generation !== undefined && generation === known?.generation) return known;
+    if (generation === undefined) {
+      const plain = collector();
+      if (!(await visit(poolFs, dir, dir, new Set(), plain))) return 'missing';
+      // Only a directory that showed nothing can be a torn volume: the common plain directory
+      // is not listed a second time.
+      const empty = plain.files.size === 0 && plain.problems.length === 0;
+      if (empty && (await isTornVolume(dir, wasVolume))) return 'torn';
+      return makePart('plain', plain, plain.newest, {
+        dirs: plain.linked || plain.dirs.size === 0 ? undefined : plain.dirs,
+      });
+    }
+    // (2)
+    const read = collector();
+    const genDir = path.resolve(dir, generation);
+    const listed = await readGeneration(genDir, dir, read);
+    // (3)
+    const after = await syncFs.readlink(dataLink).catch(() => undefined);
+    // A generation that could not be listed was moved or removed under `..data`: read again.
+    if (listed && after === generation) {
+      return makePart('volume', read, await commitTime(dataLink), { generation });
+    }
+  }
+  throw new HotreloadError(
+    'E_FINGERPRINT_UNSTABLE',
+    `${dataLink} moved during each of ${MAX_GENERATION_READS} reads`,
+    { hint: 'something other than the kubelet may be rewriting the volume' },
+  );
+}
+
+/**
+ * Reads a kubelet generation directory without a promise per call: each regular file is opened
+ * non-blocking, read once into a shared buffer and hashed in one call (a key the kubelet writes
+ * is small). Anything else (a file that fills the buffer, an entry that fails, a link, a special
+ * file) goes the general way (visit), which knows how to bound, date and record it. Resolves
+ * false when the directory is gone.
+ */
+async function readGeneration(genDir: string, shownDir: string, out: Collector): Promise<boolean> {
+  const ancestors = new Set([await dirId(syncFs, genDir)]);
+  const pending: { read: FsPath; shown: string }[] = [{ read: genDir, shown: shownDir }];
+  for (let dir = pending.pop(); dir; dir = pending.pop()) {
+    let entries: Dirent<Buffer>[];
+    try {
+      entries = readdirSync(dir.read, { withFileTypes: true, encoding: 'buffer' });
+    } catch (err) {
+      if (dir.read === genDir) return recordFailure(syncFs, dir.read, dir.shown, err, out);
+      await recordFailure(syncFs, dir.read, dir.shown, err, out);
+      continue;
+    }
+    for (const e of entries) {
+      // isKubeletInternal on the bytes: no string made for the test.
+      if (e.name[0] === DOT && e.name[1] === DOT) continue;
+      const entry = child(dir.read, dir.shown, e.name);
+      if (e.isDirectory()) pending.push(entry);
+      else if (!(e.isFile() && hashSmallFile(entry.read, entry.shown, out))) {
+        await visit(syncFs, entry.read, entry.shown, ancestors, out);
+      }
+      const due = sliceDue();
+      if (due) await due;
+    }
+  }
+  return true;
+}
+
+/** One read of a file, the most a file takes here without going the general way. */
+const smallFileBuffer = Buffer.allocUnsafe(READ_CHUNK);
+
+/**
+ * Hashes a file that one read of READ_CHUNK bytes holds whole, in four calls (open, read, close,
+ * hash). False when it does not (larger, or any failure): the caller reads it the general way.
+ */
+function hashSmallFile(readPath: FsPath, shownPath: string, out: Collector): boolean {
+  let fd: number;
+  try {
+    fd = openSync(readPath, OPEN_FLAGS);
+  } catch {
+    return false;
+  }
+  try {
+    const bytesRead = readSync(fd, smallFileBuffer, 0, READ_CHUNK, null);
+    if (bytesRead === READ_CHUNK) return false;
+    out.files.set(shownPath, hashOnce('sha256', smallFileBuffer.subarray(0, bytesRead), 'hex'));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    try {
+      closeSync(fd);
+    } catch {
+      // Closing a file only read cannot lose anything.
+    }
+  }
+}
+
+/**
+ * Updates a plain directory's part from the entries the watcher named: each is removed with
+ * what was under it, then read again (a file hashed, a directory walked) if it still exists;
+ * the rest of the part is kept. An entry with a kubelet name (a volume inside the directory)
+ * stands for its directory. Undefined when the watch path itself must be read again.
+ */
+async function updatePlain(
+  watchPath: string,
+  before: Part,
+  reported: readonly Buffer[],
+): Promise<Part | undefined> {
+  const entries = new Map<string, { read: FsPath; shown: string; parents: FsPath[] }>();
+  for (const rel of reported) {
+    const names = splitBytes(rel).filter((n) => n.length > 0);
+    while (names.length > 0 && isKubeletInternal(names.at(-1)!.toString('latin1'))) names.pop();
+    if (names.length === 0) return undefined;
+    let at = { read: watchPath as FsPath, shown: watchPath };
+    const parents: FsPath[] = [];
+    for (const name of names) {
+      parents.push(at.read);
+      at = child(at.read, at.shown, name);
+    }
+    entries.set(at.shown, { ...at, parents });
+  }
+  // Outermost first; an entry below another one named is read with it.
+  const chosen = [...entries.values()]
+    .sort((a, b) => a.parents.length - b.parents.length)
+    .filter((e, i, all) => !all.slice(0, i).some((o) => e.shown.startsWith(`${o.shown}/`)));
+  const files = new Map(before.files);
+  const dirs = new Set(before.dirs);
+  const touched = new Set<string>();
+  const under = (p: string) => chosen.some((e) => p === e.shown || p.startsWith(`${e.shown}/`));
+  if (chosen.some((e) => dirs.has(e.shown))) {
+    for (const p of files.keys()) if (under(p)) touched.add(p);
+    for (const p of dirs) if (under(p)) dirs.delete(p);
+  } else {
+    for (const e of chosen) if (files.has(e.shown)) touched.add(e.shown);
+  }
+
+  const out = collector();
+  out.newest = before.written;
+  for (const e of chosen) {
+    const ancestors = await ancestorsOf(e.parents, out);
+    if (ancestors === undefined) return undefined;
+    const st = await poolFs.lstat(e.read).catch(() => undefined);
+    if (st?.isSymbolicLink()) out.linked = true;
+    await visit(poolFs, e.read, e.shown, ancestors, out);
+  }
+  // Keys read again that were there before keep their place: the order stays sorted unless a
+  // key is new.
+  let sorted = true;
+  for (const p of touched) if (!out.files.has(p)) files.delete(p);
+  for (const [p, h] of out.files) {
+    if (!before.files.has(p)) sorted = false;
+    files.set(p, h);
+    touched.add(p);
+  }
+  for (const d of out.dirs) dirs.add(d);
+  const problems = [...before.problems.filter((pr) => !under(pr.path)), ...out.problems];
+  return makePart('plain', { ...out, files, problems }, out.newest, {
+    dirs: out.linked ? undefined : dirs,
+    delta: { fromHash: before.hash, touched },
+    sorted,
+  });
+}
+
+/**
+ * The directories from the watch path down to an entry's parent, as "dev:ino", each dated (a
+ * removal changes its directory). Undefined when the watch path is no longer a directory; a
+ * directory missing lower down means the entry is gone with it.
+ */
+async function ancestorsOf(
+  dirs: readonly FsPath[],
+  out: Collector,
+): Promise<Set<string> | undefined> {
+  const ids = new Set<string>();
+  for (const [i, dir] of dirs.entries()) {
+    const st = await poolFs.stat(dir).catch(() => undefined);
+    if (!st?.isDirectory()) return i === 0 ? undefined : ids;
+    noteWritten(out, st);
+    ids.add(idOf(st));
+  }
+  return ids;
+}
+
+function splitBytes(b: Buffer): Buffer[] {
+  const parts: Buffer[] = [];
+  for (let start = 0; start <= b.length;) {
+    const end = b.indexOf(SLASH, start);
+    parts.push(b.subarray(start, end === -1 ? b.length : end));
+    if (end === -1) break;
+    start = end + 1;
+  }
+  return parts;
+}
+
+/**
+ * When `..data` last moved: the kubelet creates `..data_tmp` and renames it over `..data` at once,
+ * so the link's change time is the commit of the generation it names.
+ */
+async function commitTime(dataLink: string): Promise<number> {
+  const st = await syncFs.lstat(dataLink).catch(() => undefined);
+  return st ? Math.max(st.ctimeMs, st.mtimeMs) : 0;
+}
+
+/**
+ * True when `dir` is what a kubelet volume leaves while it is removed (entry by entry, `..data`
+ * possibly before the key links, or all at once, leaving an empty directory) or before its first
+ * commit: nothing in it but the kubelet's own entries and key links into `..data`, and either
+ * some of those or, for an empty directory, a volume in the last snapshot. A directory with
+ * content of its own is plain. Read through the thread pool, like a plain directory.
+ */
+async function isTornVolume(dir: string, wasVolume: boolean): Promise<boolean> {
+  const entries = await poolFs.readdir(dir).catch(() => undefined);
+  if (entries === undefined) return false;
+  for (const e of entries) {
+    const name = e.name.toString('utf8');
+    if (isKubeletBookkeeping(name)) continue;
+    if (!e.isSymbolicLink()) return false;
+    const target = await poolFs.readlink(path.join(dir, name)).catch(() => '');
+    if (!target.startsWith(`${DATA_LINK}/`)) return false;
+  }
+  return entries.length > 0 || wasVolume;
+}
+
+async function dirId(fs: FingerprintFs, p: FsPath): Promise<string> {
+  const st = await fs.stat(p).catch(() => undefined);
+  return st ? idOf(st) : String(p);
+}
+
+function idOf(st: Stats): string {
+  return `${st.dev}:${st.ino}`;
+}
+
+/**
+ * Adds the entry at `readPath` (files hashed, directories walked, symlinks followed as the
+ * application would) under the name `shownPath`. Resolves false when it does not exist.
+ */
+async function visit(
+  fs: FingerprintFs,
+  readPath: FsPath,
+  shownPath: string,
+  ancestors: Ancestors,
+  out: Collector,
+): Promise<boolean> {
+  let st: Stats;
+  try {
+    st = await fs.stat(readPath);
+  } catch (err) {
+    return recordFailure(fs, readPath, shownPath, err, out);
+  }
+  noteWritten(out, st);
+  if (st.isDirectory()) {
+    out.dirs.add(shownPath);
+    if (ancestors.has(idOf(st))) out.problems.push({ path: shownPath, code: 'ELOOP' });
+    else await walkDir(fs, readPath, shownPath, new Set([...ancestors, idOf(st)]), out);
+  } else if (st.isFile()) {
+    await hashFile(fs, readPath, shownPath, out);
+  }
+  // Sockets, FIFOs and devices are not content; reading a FIFO would block.
+  return true;
+}
+
+/**
+ * Adds every entry of a directory, DIR_CONCURRENCY at a time. A regular file (as the listing
+ * says) is hashed without a stat of its own: hashFile checks what it opened anyway. A directory
+ * that cannot be listed is recorded like an unreadable file; its siblings are read as usual.
+ * Resolves false when the directory is gone.
+ */
+async function walkDir(
+  fs: FingerprintFs,
+  readDir: FsPath,
+  shownDir: string,
+  ancestors: Ancestors,
+  out: Collector,
+): Promise<boolean> {
+  let entries: Dirent<Buffer>[];
+  try {
+    entries = await fs.readdir(readDir);
+  } catch (err) {
+    // Unreadable, it is recorded and counts as listed; gone (ENOENT), it resolves false.
+    return recordFailure(fs, readDir, shownDir, err, out);
+  }
+  const wanted = entries.filter((e) => !isKubeletInternal(e.name.toString('latin1')));
+  await forEachLimited(wanted, DIR_CONCURRENCY, async (e) => {
+    const { read, shown } = child(readDir, shownDir, e.name);
+    if (e.isSymbolicLink()) out.linked = true;
+    if (e.isFile()) await hashFile(fs, read, shown, out);
+    else await visit(fs, read, shown, ancestors, out);
+  });
+  return true;
+}
+
+/**
+ * The path of entry `name` of a directory, to read it and to show it. A name that is valid UTF-8
+ * is read through a string path; one that is not through a Buffer path (byte-exact). It is shown
+ * as it is, or, when it is not valid UTF-8 or holds a backslash, with every byte that is not
+ * printable ASCII (the backslash included) as \\xNN: two different names never share a key.
+ */
+function child(readDir: FsPath, shownDir: string, name: Buffer): { read: FsPath; shown: string } {
+  const utf8 = isUtf8(name);
+  const text = utf8 ? name.toString('utf8') : undefined;
+  const read =
+    typeof readDir === 'string' && text !== undefined
+      ? joinName(readDir, text)
+      : Buffer.concat([typeof readDir === 'string' ? Buffer.from(readDir) : readDir, SLASH, name]);
+  const plain = text !== undefined && !name.includes(BACKSLASH);
+  return { read, shown: joinName(shownDir, plain ? text : escapeName(name)) };
+}
+
+/**
+ * `dir/name` for a normalized `dir` (readPart normalizes the watch path, and every directory
+ * below it is made here) and a directory entry's name (never empty, `.`, `..` or holding `/`):
+ * what path.join gives, without its normalizing pass.
+ */
+function joinName(dir: string, name: string): string {
+  return dir.endsWith('/') ? `${dir}${name}` : `${dir}/${name}`;
+}
+
+const SLASH = Buffer.from('/');
+const BACKSLASH = 0x5c;
+const DOT = 0x2e;
+
+function escapeName(name: Buffer): string {
+  let text = '';
+  for (const b of name) {
+    const printable = b >= 0x20 && b < 0x7f && b !== BACKSLASH;
+    text += printable ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`;
+  }
+  return text;
+}
+
+/**
+ * Runs `fn` on every item, at most `limit` at a time. After a failure no new item starts; the
+ * ones running finish, then the first failure is thrown.
+ */
+async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      await fn(items[next++]!).catch((err: unknown) => {
+        failed = true;
+        throw err;
+      });
+    }
+  };
+  const settled = await Promise.allSettled(
+    Array.from({ length: Math.min(limit, items.length) }, worker),
+  );
+  const failure = settled.find((r) => r.status === 'rejected');
+  if (failure) throw failure.reason;
+}
+
+/**
+ * Hashes one file. It is opened non-blocking and checked with fstat, so a FIFO swapped in after
+ * the stat (or the listing) is skipped instead of hanging the read. A read that returns less than
+ * asked once fstat's size is reached is the last: a small file takes one read, not two. A file
+ * larger than MAX_HASHED_BYTES, or one that keeps giving bytes past it (a link to an endless
+ * /proc file), stands for its metadata instead (problem TOO_LARGE): what is hashed is bounded.
+ */
+async function hashFile(
+  fs: FingerprintFs,
+  readPath: FsPath,
+  shownPath: string,
+  out: Collector,
+): Promise<void> {
+  let file: OpenFile;
+  try {
+    file = await fs.open(readPath);
+  } catch (err) {
+    await recordFailure(fs, readPath, shownPath, err, out);
+    return;
+  }
+  try {
+    const st = await file.stat();
+    if (!st.isFile()) return;
+    noteWritten(out, st);
+    if (st.size > MAX_HASHED_BYTES) return tooLarge(st, shownPath, out);
+    const hash = createHash('sha256');
+    const buf = Buffer.allocUnsafe(Math.min(READ_CHUNK, Math.max(MIN_CHUNK, st.size + 1)));
+    for (let total = 0; ;) {
+      const bytesRead = await file.read(buf);
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      if (total > MAX_HASHED_BYTES) return tooLarge(st, shownPath, out);
+      hash.update(buf.subarray(0, bytesRead));
+      if (bytesRead < buf.length && total >= st.size) break;
+    }
+    out.files.set(shownPath, hash.digest('hex'));
+  } catch (err) {
+    await recordFailure(fs, readPath, shownPath, err, out);
+  } finally {
+    await file.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Counts an entry's change time toward when the content was written, if it is on the watch
+ * path's filesystem: a /proc or /sys file a link leads to is dated when it is looked at.
+ */
+function noteWritten(out: Collector, st: Stats): void {
+  out.device ??= st.dev;
+  if (st.dev === out.device) out.newest = Math.max(out.newest, st.ctimeMs);
+}
+
+function tooLarge(st: Stats, shownPath: string, out: Collector): void {
+  out.files.set(shownPath, `too-large:${metadataOf(st)}`);
+  out.problems.push({ path: shownPath, code: TOO_LARGE });
+}
+
+/**
+ * Files that vanished are absent (false). Any other failure, whatever its errno (EACCES, EIO from
+ * a flaky disk or a network mount, ENAMETOOLONG, ETIMEDOUT from a mount that does not answer),
+ * leaves a marker so the entry still counts, and a problem naming it; a loop is only a problem.
+ * Nothing an entry does stops the others from being read.
+ */
+async function recordFailure(
+  fs: FingerprintFs,
+  readPath: FsPath,
+  shownPath: string,
+  err: unknown,
+  out: Collector,
+): Promise<boolean> {
+  const code = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
+  if (ABSENT.has(code)) return false;
+  if (code !== 'ELOOP') out.files.set(shownPath, await unreadableMarker(fs, readPath, code));
+  out.problems.push({ path: shownPath, code });
+  return true;
+}
+
+/**
+ * What stands for the content of a file hotreload cannot read: its metadata, which needs no
+ * read permission. A kubelet update writes every key as a new file (a new inode), and a write in
+ * place changes the size or mtime, so an update of a file hotreload cannot read still counts as a
+ * change, without its content. A chmod changes only ctime: that counts too, and once the file
+ * is readable again its real hash replaces the marker.
+ */
+async function unreadableMarker(
+  fs: FingerprintFs,
+  readPath: FsPath,
+  code: string,
+): Promise<string> {
+  const st = await fs.stat(readPath).catch(() => undefined);
+  return st ? `unreadable:${code}:${metadataOf(st)}` : `unreadable:${code}`;
+}
+
+function metadataOf(st: Stats): string {
+  return `${idOf(st)}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+}
+
+/**
+ * A part from what a read collected: files sorted by path, problems sorted without duplicates,
+ * and its hash, sha256 over the records `file\0PATH\0HASH\0` in path order. Every field ends
+ * with NUL, which no path or hash contains, so records cannot run together and sort as their
+ * paths do: they are hashed without being built first (a tree of 20,000 files would hold
+ * megabytes of record strings for a moment).
+ */
+function makePart(
+  kind: 'volume' | 'plain',
+  read: Pick<Collector, 'files' | 'problems'>,
+  written: number,
+  { sorted, ...extra }: Pick<Part, 'generation' | 'dirs' | 'delta'> & { sorted?: boolean },
+): Part {
+  const files = sorted ? read.files : new Map([...read.files].sort(([a], [b]) => compare(a, b)));
+  const hash = createHash('sha256');
+  for (const [p, h] of files) hash.update(`file\0${p}\0${h}\0`);
+  return {
+    kind,
+    files,
+    problems: uniqueProblems(read.problems),
+    written,
+    hash: hash.digest('hex'),
+    ...extra,
+  };
+}
+
+function uniqueProblems(problems: readonly Problem[]): Problem[] {
+  const unique = new Map(problems.map((pr) => [`${pr.path}\0${pr.code}`, pr]));
+  return [...unique.values()].sort((a, b) => compare(a.path, b.path) || compare(a.code, b.code));
+}
+
+/**
+ * A snapshot made of parts. Its hash is sha256 over `part\0WATCHPATH\0PARTHASH\0` in watch-path
+ * order, so it depends on the content, not on the order of the flags. What the pipeline reads on
+ * every run (the hash, the problems, when the content was written) is cheap; the union of all
+ * files is built only when asked for.
+ */
+class PartsSnapshot implements Snapshot {
+  readonly hash: string;
+  private allFiles: Map<string, string> | undefined;
+  private allProblems: Problem[] | undefined;
+
+  constructor(readonly parts: ReadonlyMap<string, Part>) {
+    const hash = createHash('sha256');
+    for (const p of [...parts.keys()].sort(compare)) {
+      hash.update(`part\0${p}\0${parts.get(p)!.hash}\0`);
+    }
+    this.hash = hash.digest('hex');
+  }
+
+  get files(): ReadonlyMap<string, string> {
+    if (this.allFiles) return this.allFiles;
+    const all: [string, string][] = [];
+    for (const part of this.parts.values()) all.push(...part.files);
+    this.allFiles = new Map(all.sort(([a], [b]) => compare(a, b)));
+    return this.allFiles;
+  }
+
+  get problems(): readonly Problem[] {
+    this.allProblems ??= uniqueProblems([...this.parts.values()].flatMap((part) => part.problems));
+    return this.allProblems;
+  }
+
+  get volumes(): ReadonlySet<string> {
+    const kinds = new Set(['volume', 'torn']);
+    return new Set([...this.parts].filter(([, part]) => kinds.has(part.kind)).map(([p]) => p));
+  }
+
+  get written(): ReadonlyMap<string, number> {
+    const found = [...this.parts].filter(
+      ([, part]) => part.kind === 'volume' || part.kind === 'plain',
+    );
+    return new Map(found.map(([p, part]) => [p, part.written]));
+  }
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Reported entries kept per watch path, at most: past this, the path is read whole (a burst of
+ * events costs one walk, not thousands of entries).
+ */
+const MAX_REPORTED = 1000;
+
+/**
+ * Takes the snapshots of a set of watch paths, one at a time, each reusing what the one before it
+ * read wherever the watchers reported nothing (see readPart). What the watchers report between
+ * two snapshots is noted here; a snapshot that fails gives it back for the next one.
+ */
+export class Fingerprinter {
+  private last: Snapshot | undefined;
+  private reported = new Map<string, Set<string> | 'all'>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly watchPaths: readonly string[],
+    private readonly take: (
+      watchPaths: readonly string[],
+      previous: Snapshot | undefined,
+      opts: SnapshotOptions,
+    ) => Promise<Snapshot> = takeSnapshot,
+  ) {}
+
+  /** Something changed under `watchPath`: at `below` (relative bytes), or anywhere. */
+  note(watchPath: string, below: Buffer | undefined): void {
+    const known = this.reported.get(watchPath);
+    if (known === 'all') return;
+    if (below === undefined || (known?.size ?? 0) >= MAX_REPORTED) {
+      this.reported.set(watchPath, 'all');
+      return;
+    }
+    if (known) known.add(below.toString('latin1'));
+    else this.reported.set(watchPath, new Set([below.toString('latin1')]));
+  }
+
+  /** The snapshot of now; `fresh` reads everything again (the resync). */
+  snapshot(fresh = false): Promise<Snapshot> {
+    const next = this.queue.then(() => this.read(fresh));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async read(fresh: boolean): Promise<Snapshot> {
+    const taken = this.reported;
+    this.reported = new Map();
+    const reported = new Map<string, Reported>();
+    for (const [p, r] of taken) {
+      reported.set(p, r === 'all' ? 'all' : [...r].map((k) => Buffer.from(k, 'latin1')));
+    }
+    try {
+      this.last = await this.take(this.watchPaths, this.last, { fresh, reported });
+      return this.last;
+    } catch (err) {
+      // Given back: merged with what was reported meanwhile, within the same bound.
+      for (const [p, r] of taken) {
+        const now = this.reported.get(p);
+        if (r === 'all' || now === 'all' || (now?.size ?? 0) + r.size > MAX_REPORTED) {
+          this.reported.set(p, 'all');
+        } else {
+          this.reported.set(p, new Set([...r, ...(now ?? [])]));
+        }
+      }
+      throw err;
+    }
+  }
+}

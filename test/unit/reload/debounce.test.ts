@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Debouncer } from '../../../src/reload/debounce.js';
+import { FakeClock } from '../../doubles/fake-clock.js';
+
+function setup(quietMs = 300, maxWaitMs = 1000, runMs = 0) {
+  const clock = new FakeClock();
+  const runs: number[] = [];
+  const errors: unknown[] = [];
+  const d = new Debouncer(
+    async () => {
+      runs.push(clock.now());
+      if (runMs > 0) await new Promise<void>((r) => clock.setTimeout(r, runMs));
+    },
+    { quietMs, maxWaitMs, clock, onError: (e) => errors.push(e) },
+  );
+  return { clock, runs, errors, d, t0: clock.now() };
+}
+
+describe('Debouncer', () => {
+  it('runs once the quiet period has passed without another trigger', async () => {
+    const { clock, runs, d, t0 } = setup();
+    d.trigger();
+    await clock.tick(299);
+    assert.equal(runs.length, 0);
+    await clock.tick(1);
+    assert.deepEqual(runs, [t0 + 300]);
+  });
+
+  it('restarts the quiet period on each trigger and coalesces a burst into one run', async () => {
+    const { clock, runs, d, t0 } = setup();
+    for (let i = 0; i < 3; i++) {
+      d.trigger();
+      await clock.tick(200);
+    }
+    assert.equal(runs.length, 0);
+    await clock.tick(100);
+    assert.deepEqual(runs, [t0 + 700]);
+    await clock.tick(5000);
+    assert.equal(runs.length, 1);
+  });
+
+  it('runs at max-wait under continuous change', async () => {
+    const { clock, runs, d, t0 } = setup(300, 1000);
+    for (let i = 0; i < 20; i++) {
+      d.trigger();
+      await clock.tick(100);
+    }
+    assert.deepEqual(runs, [t0 + 1000, t0 + 2000]);
+  });
+
+  it('with a zero quiet period runs on the next timer turn', async () => {
+    const { clock, runs, d, t0 } = setup(0, 1000);
+    d.trigger();
+    d.trigger();
+    await clock.tick(0);
+    assert.deepEqual(runs, [t0]);
+  });
+
+  it('schedules exactly one more run for triggers that arrive during a run', async () => {
+    const { clock, runs, d, t0 } = setup(100, 1000, 500);
+    d.trigger();
+    await clock.tick(100); // run starts at t0+100, lasts until t0+600
+    assert.equal(runs.length, 1);
+    d.trigger();
+    await clock.tick(50);
+    d.trigger();
+    await clock.tick(50);
+    d.trigger(); // last trigger at t0+200
+    await clock.tick(400); // run ends at t0+600; quiet period already over
+    assert.deepEqual(runs, [t0 + 100, t0 + 600]);
+    await clock.tick(5000);
+    assert.equal(runs.length, 2);
+  });
+
+  it('never runs two at once', async () => {
+    const clock = new FakeClock();
+    let active = 0;
+    let maxActive = 0;
+    const d = new Debouncer(
+      async () => {
+        active++;
+        maxActive = Math.max(maxActive, active);
+        await new Promise<void>((r) => clock.setTimeout(r, 250));
+        active--;
+      },
+      { quietMs: 0, maxWaitMs: 100, clock, onError: () => {} },
+    );
+    for (let i = 0; i < 50; i++) {
+      d.trigger();
+      d.runNow();
+      await clock.tick(37);
+    }
+    await clock.tick(2000);
+    assert.equal(maxActive, 1);
+  });
+
+  it('runNow skips the quiet period', async () => {
+    const { clock, runs, d, t0 } = setup(300, 1000);
+    d.runNow();
+    await clock.tick(0);
+    assert.deepEqual(runs, [t0]);
+  });
+
+  it('reports a rejected run and keeps working', async () => {
+    const clock = new FakeClock();
+    const errors: unknown[] = [];
+    let n = 0;
+    const d = new Debouncer(
+      () => (++n === 1 ? Promise.reject(new Error('boom')) : Promise.resolve()),
+      { quietMs: 10, maxWaitMs: 100, clock, onError: (e) => errors.push(e) },
+    );
+    d.trigger();
+    await clock.tick(10);
+    d.trigger();
+    await clock.tick(10);
+    assert.equal(n, 2);
+    assert.equal(errors.length, 1);
+  });
+
+  it('stop cancels what is scheduled and leaves no timer behind', async () => {
+    const { clock, runs, d } = setup();
+    d.trigger();
+    d.stop();
+    assert.equal(clock.pending, 0);
+    d.trigger();
+    await clock.tick(5000);
+    assert.equal(runs.length, 0);
+  });
+});

@@ -1,0 +1,242 @@
+// The pipeline's checks before and its memory after: validators that refuse content, and the
+// applied fingerprint stored across restarts (--state-file), with a fake clock and doubles.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { describe, it } from 'node:test';
+import type { AppliedStore, StoredDeliveries } from '../../../src/reload/applied-store.js';
+import { ReloadError } from '../../../src/lib/errors.js';
+import type { Snapshot } from '../../../src/volume/fingerprint.js';
+import { createMetrics } from '../../../src/metrics/hotreload.js';
+import { Pipeline } from '../../../src/reload/pipeline.js';
+import { ValidationError, type Validator } from '../../../src/validate/validators.js';
+import { FakeClock } from '../../doubles/fake-clock.js';
+import { logSink } from '../../doubles/log-sink.js';
+import { recordingAction } from '../../doubles/recording-action.js';
+
+function snap(content: string): Snapshot {
+  const hash = createHash('sha256').update(content).digest('hex');
+  return {
+    hash,
+    files: new Map([['/cfg/app.yaml', hash]]),
+    problems: [],
+    volumes: new Set(),
+    written: new Map(),
+  };
+}
+
+/** A validator that refuses content containing "broken", or fails as the script says. */
+function validator(outcomes: ('throw-transient' | undefined)[] = []) {
+  const seen: string[] = [];
+  const v: Validator & { seen: string[] } = {
+    kind: 'test',
+    seen,
+    check(ctx) {
+      seen.push(ctx.fingerprint);
+      if (outcomes.shift() === 'throw-transient')
+        return Promise.reject(new ReloadError('E_VALIDATE_TIMEOUT', 'slow'));
+      if (ctx.fingerprint === snap('broken').hash) {
+        return Promise.reject(
+          new ValidationError('invalid YAML in /cfg/app.yaml:2:3', [
+            { path: '/cfg/app.yaml', format: 'YAML', line: 2, column: 3, message: 'bad' },
+          ]),
+        );
+      }
+      return Promise.resolve();
+    },
+  };
+  return v;
+}
+
+/** What the recording action is called in --state-file. */
+const TARGET_ID = 'test test-target';
+
+/** A --state-file double: loads a state of format 1 (one fingerprint), records each new state. */
+function memoryStore(initial?: string): AppliedStore & { saved: StoredDeliveries[] } {
+  const saved: StoredDeliveries[] = [];
+  return {
+    saved,
+    load: () =>
+      Promise.resolve(
+        initial === undefined ? undefined : { fingerprint: initial, targets: undefined },
+      ),
+    save(state) {
+      const last = saved[saved.length - 1];
+      if (JSON.stringify(last) !== JSON.stringify(state)) saved.push(state);
+    },
+    flush: () => Promise.resolve(),
+  };
+}
+
+/** The fingerprints the store recorded as applied by every target, in order, once each. */
+function appliedSaved(store: { saved: StoredDeliveries[] }): (string | undefined)[] {
+  return store.saved.map((s) => s.fingerprint).filter((fp, i, all) => i === 0 || all[i - 1] !== fp);
+}
+
+function setup(opts: { validators?: Validator[]; store?: AppliedStore } = {}) {
+  const clock = new FakeClock();
+  const sink = logSink();
+  const metrics = createMetrics('test', { processMetrics: false });
+  const action = recordingAction();
+  let content = 'v1';
+  const pipeline = new Pipeline({
+    takeSnapshot: () => Promise.resolve(snap(content)),
+    validators: opts.validators ?? [],
+    actions: [action],
+    store: opts.store,
+    retry: { initialMs: 500, maxMs: 500, maxAttempts: 0 },
+    clock,
+    random: () => 1,
+    log: sink.log,
+    metrics,
+    requestRun: () => void pipeline.run(),
+  });
+  return {
+    clock,
+    sink,
+    metrics,
+    action,
+    pipeline,
+    async change(c: string) {
+      content = c;
+      await pipeline.run();
+    },
+  };
+}
+
+describe('validation before reloading', () => {
+  it('refuses broken content: no action, counted, shown, and not retried', async () => {
+    const v = validator();
+    const t = setup({ validators: [v] });
+    await t.pipeline.init(false);
+    await t.change('broken');
+    assert.equal(t.action.calls.length, 0);
+    assert.equal(t.pipeline.status().rejected?.fingerprint, snap('broken').hash);
+    assert.equal(t.pipeline.status().rejected?.problems[0]?.line, 2);
+    assert.equal(
+      t.pipeline.status().applied,
+      snap('v1').hash,
+      'the application keeps its configuration',
+    );
+    assert.match(await t.metrics.registry.metrics(), /hotreload_validation_failures_total 1/);
+    // Refused content is not pending: nothing will try it again until it changes.
+    assert.match(await t.metrics.registry.metrics(), /hotreload_pending_reload 0/);
+    assert.ok(t.sink.records.some((r) => r.msg.startsWith('configuration rejected by validation')));
+    await t.clock.tick(120_000);
+    assert.equal(t.action.calls.length, 0);
+    assert.equal(t.clock.pending, 0, 'no retry scheduled');
+  });
+
+  it('does not check the same broken content again, not even on a resync', async () => {
+    const v = validator();
+    const t = setup({ validators: [v] });
+    await t.pipeline.init(false);
+    await t.change('broken');
+    await t.pipeline.run();
+    assert.equal(v.seen.length, 1);
+    t.pipeline.markResync();
+    await t.pipeline.run();
+    assert.equal(v.seen.length, 1);
+    assert.match(await t.metrics.registry.metrics(), /hotreload_validation_failures_total 1/);
+  });
+
+  it('reloads once the file is fixed, and forgets the rejection', async () => {
+    const t = setup({ validators: [validator()] });
+    await t.pipeline.init(false);
+    await t.change('broken');
+    await t.change('fixed');
+    assert.equal(t.action.calls.length, 1);
+    assert.equal(t.pipeline.status().applied, snap('fixed').hash);
+    assert.equal(t.pipeline.status().rejected, undefined);
+  });
+
+  it('treats a check that could not run as a failed attempt, retried', async () => {
+    const t = setup({ validators: [validator(['throw-transient'])] });
+    await t.pipeline.init(false);
+    await t.change('v2');
+    assert.equal(t.action.calls.length, 0);
+    assert.equal(t.pipeline.status().lastReload?.error?.code, 'E_VALIDATE_TIMEOUT');
+    await t.clock.tick(500);
+    assert.equal(t.action.calls.length, 1);
+  });
+});
+
+describe('the applied fingerprint across restarts (--state-file)', () => {
+  it('does not reload when the stored fingerprint equals the content', async () => {
+    const store = memoryStore(snap('v1').hash);
+    const t = setup({ store });
+    assert.equal(await t.pipeline.init(false), false);
+    assert.equal(t.pipeline.status().applied, snap('v1').hash);
+  });
+
+  it('reloads once when the content changed while hotreload was down', async () => {
+    const store = memoryStore(snap('v0').hash);
+    const t = setup({ store });
+    assert.equal(await t.pipeline.init(false), true);
+    await t.pipeline.run();
+    assert.equal(t.action.calls.length, 1);
+    await t.pipeline.run();
+    assert.equal(t.action.calls.length, 1);
+    assert.deepEqual(store.saved.at(-1), {
+      fingerprint: snap('v1').hash,
+      targets: { [TARGET_ID]: snap('v1').hash },
+    });
+  });
+
+  // Found by a code review: the stand-in for the stored content had no missing paths, so a watched
+  // path missing at start held back the reload of the others for ever.
+  it('reloads a change made while it was down even though another watched path is missing', async () => {
+    const store = memoryStore(snap('v0').hash);
+    const action = recordingAction();
+    const withMissing: Snapshot = {
+      ...snap('v1'),
+      problems: [{ path: '/not-yet', code: 'ENOENT' }],
+    };
+    const pipeline = new Pipeline({
+      takeSnapshot: () => Promise.resolve(withMissing),
+      actions: [action],
+      store,
+      retry: { initialMs: 500, maxMs: 500, maxAttempts: 0 },
+      clock: new FakeClock(),
+      random: () => 1,
+      log: logSink().log,
+      metrics: createMetrics('test', { processMetrics: false }),
+      requestRun: () => undefined,
+    });
+    assert.equal(await pipeline.init(false), true);
+    await pipeline.run();
+    assert.equal(action.calls.length, 1);
+    assert.deepEqual(appliedSaved(store), [undefined, withMissing.hash]);
+  });
+
+  it('stores the initial content without a stored state, and each delivered change', async () => {
+    const store = memoryStore(undefined);
+    const t = setup({ store });
+    assert.equal(await t.pipeline.init(false), false);
+    await t.change('v2');
+    assert.deepEqual(appliedSaved(store), [snap('v1').hash, snap('v2').hash]);
+  });
+
+  it('stores a target whose reload failed as unknown: a restart tells it again, even the old content', async () => {
+    const store = memoryStore(snap('v1').hash);
+    const t = setup({ store });
+    await t.pipeline.init(false);
+    t.action.script.push('fail');
+    await t.change('v2');
+    assert.deepEqual(store.saved.at(-1), {
+      fingerprint: snap('v1').hash,
+      targets: { [TARGET_ID]: null },
+    });
+    t.pipeline.stop();
+
+    const restarted = setup({
+      store: { ...memoryStore(), load: () => Promise.resolve(store.saved.at(-1)) },
+    });
+    assert.equal(
+      await restarted.pipeline.init(false),
+      true,
+      'v1 is mounted, the target may hold v2',
+    );
+    await restarted.pipeline.run();
+    assert.equal(restarted.action.calls.length, 1);
+  });
+});
