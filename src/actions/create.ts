@@ -16,6 +16,7 @@ import { createHttpAction } from './http.js';
 import { createRestartAction } from './restart.js';
 import { createSignalAction } from './signal.js';
 import { createVerifyUrlAction } from './verify-url.js';
+import { selectedProcesses, supervisedChild } from './process-targets.js';
 
 export interface ActionDeps {
   readonly supervisor: Supervisor | undefined;
@@ -32,11 +33,19 @@ export interface ActionDeps {
 
 export function createActions(config: Config, deps: ActionDeps): Action[] {
   const p = config.process;
-  const targets = {
-    selector: p.selector,
+  // Which processes the process actions work on, chosen here once.
+  const where = { procRoot: p.procRoot, selfPid: deps.selfPid, clock: deps.clock };
+  const child = deps.supervisor && {
     supervisor: deps.supervisor,
-    procRoot: p.procRoot,
-    selfPid: deps.selfPid,
+    targets: supervisedChild(deps.supervisor, where),
+  };
+  const processes = p.selector
+    ? selectedProcesses(p.selector, { ...where, supervisor: deps.supervisor })
+    : child?.targets;
+  // The configuration guarantees one for --signal and --restart (config/process.ts).
+  const targets = () => {
+    if (!processes) throw new Error('a process action without a selector or a supervised child');
+    return { targets: processes, procRoot: p.procRoot };
   };
   const actions: Action[] = [];
   if (p.exec)
@@ -46,7 +55,7 @@ export function createActions(config: Config, deps: ActionDeps): Action[] {
   if (p.signal) {
     actions.push(
       createSignalAction({
-        ...targets,
+        ...targets(),
         signal: p.signal,
         kill: deps.kill,
         selfUid: deps.selfUid,
@@ -61,7 +70,7 @@ export function createActions(config: Config, deps: ActionDeps): Action[] {
   if (p.restart) {
     actions.push(
       createRestartAction({
-        ...targets,
+        ...targets(),
         stopSignal: p.stopSignal,
         stopTimeoutMs: p.stopTimeoutMs,
         restartWaitMs: p.restartWaitMs,
@@ -88,13 +97,10 @@ export function createActions(config: Config, deps: ActionDeps): Action[] {
     actions.push(
       createExitAction({
         code: p.exit.code,
-        supervisor: deps.supervisor,
+        child,
         stopSignal: p.stopSignal,
         stopTimeoutMs: p.stopTimeoutMs,
         requestExit: deps.requestExit,
-        procRoot: p.procRoot,
-        selfPid: deps.selfPid,
-        clock: deps.clock,
       }),
     );
   }

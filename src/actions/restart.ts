@@ -11,7 +11,6 @@
 import type { Logger } from 'pino';
 import { pollUntil, type Clock } from '../lib/clock.js';
 import { ReloadError } from '../lib/errors.js';
-import { describeSelector } from '../process/select.js';
 import {
   isGone,
   parseSignal,
@@ -21,16 +20,11 @@ import {
 } from '../process/signals.js';
 import type { ProcInfo } from '../process/table.js';
 import type { Action, ReloadContext } from './action.js';
-import {
-  agedTargets,
-  describeProcess,
-  oldestStart,
-  olderThan,
-  resolveTargets,
-  type TargetDeps,
-} from './process-targets.js';
+import { describeProcess, olderThan, type ProcessTargets } from './process-targets.js';
 
-export interface RestartActionOptions extends TargetDeps {
+export interface RestartActionOptions {
+  readonly targets: ProcessTargets;
+  readonly procRoot: string;
   readonly stopSignal: SignalSpec;
   readonly stopTimeoutMs: number;
   /** 0: do not wait for the new process. */
@@ -46,14 +40,13 @@ const KILL_WAIT_MS = 5000;
 const SIGKILL = parseSignal('KILL')!;
 
 export function createRestartAction(opts: RestartActionOptions): Action {
-  const { supervisor, selector } = opts;
   return {
     kind: 'restart',
-    target: selector ? describeSelector(selector) : 'the child',
-    holderSince: () => oldestStart(opts, opts.clock),
+    target: opts.targets.wanted,
+    holderSince: () => opts.targets.oldestStart(),
     async run(ctx) {
       // (1)
-      const found = await agedTargets(opts, opts.clock);
+      const found = await opts.targets.aged();
       const targets = olderThan(found, ctx.writtenAt).map((t) => t.proc);
       if (targets.length === 0) {
         opts.log.info(
@@ -66,7 +59,8 @@ export function createRestartAction(opts: RestartActionOptions): Action {
       const stopped: ProcInfo[] = [];
       for (const target of targets) {
         // The supervised child, picked by a selector or as the target without one, restarts in place.
-        if (target.pid === supervisor?.pid) {
+        const supervisor = opts.targets.supervisorOf(target);
+        if (supervisor) {
           await supervisor.restart(opts.stopSignal, opts.stopTimeoutMs);
         } else {
           await stopProcess(target, opts);
@@ -138,7 +132,7 @@ async function waitForNew(
     opts.restartWaitMs,
     POLL_MS * 2,
     async () => {
-      const targets = await resolveTargets(opts).catch(() => []);
+      const targets = await opts.targets.find().catch(() => []);
       const fresh = targets.filter((p) => !known.has(processKey(p)));
       if (fresh.length > 0) opts.log.info({ pids: fresh.map((p) => p.pid) }, 'new process started');
       return fresh.length > 0;
@@ -154,7 +148,7 @@ async function waitForNew(
   }
   throw new ReloadError(
     'E_RESTART_WAIT',
-    `no new process matching ${opts.selector ? describeSelector(opts.selector) : 'the child'} appeared within ${opts.restartWaitMs}ms after the restart`,
+    `no new process matching ${opts.targets.wanted} appeared within ${opts.restartWaitMs}ms after the restart`,
     {
       hint: 'check that the container restarts (kubectl describe pod: restart count, back-off) or raise --restart-wait',
     },

@@ -15,15 +15,15 @@ import { isGone, sendSignal, type KillFn, type SignalSpec } from '../process/sig
 import { listProcesses, type ProcInfo } from '../process/table.js';
 import type { Action, ReloadContext } from './action.js';
 import {
-  agedTargets,
   describeProcess,
-  oldestStart,
   olderThan,
   type AgedProcess,
-  type TargetDeps,
+  type ProcessTargets,
 } from './process-targets.js';
 
-export interface SignalActionOptions extends TargetDeps {
+export interface SignalActionOptions {
+  readonly targets: ProcessTargets;
+  readonly procRoot: string;
   readonly signal: SignalSpec;
   readonly kill: KillFn;
   readonly selfUid: number;
@@ -42,11 +42,11 @@ const POLL_MS = 50;
 export function createSignalAction(opts: SignalActionOptions): Action {
   return {
     kind: 'signal',
-    target: `${opts.signal.name} to ${opts.selector ? 'the selected process' : 'the child'}`,
-    holderSince: () => oldestStart(opts, opts.clock),
+    target: `${opts.signal.name} to ${opts.targets.short}`,
+    holderSince: () => opts.targets.oldestStart(),
     async run(ctx) {
       // (1)
-      const found = await agedTargets(opts, opts.clock);
+      const found = await opts.targets.aged();
       const targets = olderThan(found, ctx.writtenAt);
       if (targets.length === 0) {
         opts.log.info(

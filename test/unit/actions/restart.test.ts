@@ -2,6 +2,7 @@
 // escalation to SIGKILL after --stop-timeout, and --restart-wait.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { selectedProcesses } from '../../../src/actions/process-targets.js';
 import { createRestartAction, type RestartActionOptions } from '../../../src/actions/restart.js';
 import { ReloadError } from '../../../src/lib/errors.js';
 import { parseSignal } from '../../../src/process/signals.js';
@@ -31,10 +32,11 @@ function options(
   extra: Partial<RestartActionOptions> = {},
 ): RestartActionOptions {
   return {
-    selector: { name: 'filebeat', all: false },
-    supervisor: undefined,
+    targets: selectedProcesses(
+      { name: 'filebeat', all: false },
+      { supervisor: undefined, procRoot: proc.root, selfPid: 999, clock },
+    ),
     procRoot: proc.root,
-    selfPid: 999,
     stopSignal: parseSignal('TERM')!,
     stopTimeoutMs: 10_000,
     restartWaitMs: 0,
