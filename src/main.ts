@@ -13,7 +13,7 @@ import { Supervisor, exitCodeOf, type ChildExit } from './process/supervisor.js'
 import { envName, parse } from './config/cli.js';
 import { realClock } from './lib/clock.js';
 import { resolveConfig, type Config } from './config/config.js';
-import { ConfigError, HotreloadError, errorFields } from './lib/errors.js';
+import { ConfigError, errorFields, FatalError, HotreloadError } from './lib/errors.js';
 import { takeSnapshot } from './volume/fingerprint.js';
 import { stalledCalls } from './volume/fingerprint-fs.js';
 import { lateReads } from './lib/small-file.js';
@@ -218,7 +218,7 @@ async function stateStore(config: Config, log: Logger): Promise<AppliedStore | u
   if (!file) return undefined;
   const dir = path.dirname(file);
   await access(dir, constants.W_OK).catch((err: NodeJS.ErrnoException) => {
-    throw new HotreloadError(
+    throw new FatalError(
       'E_STATE_FILE',
       `cannot write --state-file in ${dir}: ${err.code ?? err.message}`,
       {

@@ -4,7 +4,7 @@
 import type { Agent } from 'node:http';
 import { realClock } from '../lib/clock.js';
 import { formatDuration } from '../lib/duration.js';
-import { ReloadError, messageOf } from '../lib/errors.js';
+import { ReloadError, messageOf, codeOf } from '../lib/errors.js';
 import { headerProblem, type HeaderSpec, type StatusSpec } from '../config/http-spec.js';
 import { redactUrl } from '../lib/redact.js';
 import { readSmallFile } from '../lib/small-file.js';
@@ -131,7 +131,7 @@ async function observed(p: Prepared, ctx: ReloadContext): Promise<void> {
     observe({ webhook, statusCode, ok: true, durationMs: realClock.now() - started });
   } catch (err) {
     const reason =
-      (err as ReloadError).code === 'E_HEADER_FILE'
+      codeOf(err) === 'E_HEADER_FILE'
         ? 'client_request_create'
         : statusCode === undefined
           ? 'client_request_do'
@@ -355,7 +355,8 @@ function connectHint(url: URL, code: string): string {
 /** The first string `code` on the error, its AggregateError members or its causes. */
 function errorCode(err: unknown, depth = 0): string | undefined {
   if (depth > 5 || typeof err !== 'object' || err === null) return undefined;
-  if ('code' in err && typeof err.code === 'string') return err.code;
+  const own = codeOf(err);
+  if (own) return own;
   if (err instanceof AggregateError) {
     for (const inner of err.errors as unknown[]) {
       const code = errorCode(inner, depth + 1);

@@ -2,8 +2,8 @@
 // and turning kill(2) errors into ReloadErrors with a fix. It does not select or retry.
 import { constants } from 'node:os';
 
-import { ReloadError, messageOf } from '../lib/errors.js';
-import { errnoCode, isGoneCode } from './errno.js';
+import { ReloadError, messageOf, codeOf } from '../lib/errors.js';
+import { isGoneCode } from './errno.js';
 import { readProcess, type ProcInfo } from './table.js';
 
 export interface SignalSpec {
@@ -91,7 +91,7 @@ function goneError(target: ProcInfo, cause?: unknown): ReloadError {
 }
 
 function killError(err: unknown, target: ProcInfo, what: string, selfUid: number): ReloadError {
-  const code = errnoCode(err);
+  const code = codeOf(err);
   if (isGoneCode(code)) return goneError(target, err);
   if (code === 'EPERM') {
     const uid = target.uids.real;

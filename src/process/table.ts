@@ -3,7 +3,8 @@
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 
-import { errnoCode, isGoneCode } from './errno.js';
+import { codeOf } from '../lib/errors.js';
+import { isGoneCode } from './errno.js';
 
 export interface ProcInfo {
   readonly pid: number;
@@ -40,7 +41,7 @@ export async function readProcess(procRoot: string, pid: number): Promise<ProcIn
       readFile(path.join(dir, 'cmdline')),
     ]);
   } catch (err) {
-    if (isGoneCode(errnoCode(err))) return undefined;
+    if (isGoneCode(codeOf(err))) return undefined;
     throw err;
   }
   const [statText, statusText, cmdlineBytes] = files;
@@ -65,7 +66,7 @@ async function readSkippingUnreadable(procRoot: string, pid: number) {
   try {
     return await readProcess(procRoot, pid);
   } catch (err) {
-    const code = errnoCode(err);
+    const code = codeOf(err);
     if (code === 'EACCES' || code === 'EPERM') return undefined;
     throw err;
   }

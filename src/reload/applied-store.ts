@@ -4,7 +4,7 @@
 // --state-file it does nothing.
 import type { Logger } from 'pino';
 import type { Clock } from '../lib/clock.js';
-import { errorFields, type HotreloadError } from '../lib/errors.js';
+import { errorFields, codeOf } from '../lib/errors.js';
 import { OLDER_FORMAT, readState, writeState } from './state-file.js';
 
 /** What the pipeline stores: see StoredState. */
@@ -40,7 +40,7 @@ export function fileStore(file: string, clock: Clock, log: Logger): AppliedStore
         if (state) written = JSON.stringify([state.fingerprint, state.targets]);
         return state && { fingerprint: state.fingerprint, targets: state.targets };
       } catch (err) {
-        if ((err as HotreloadError).code === OLDER_FORMAT) {
+        if (codeOf(err) === OLDER_FORMAT) {
           log.info(
             { file, err: errorFields(err) },
             'state file of an older format; starting as without one',

@@ -4,7 +4,7 @@
 // the pipeline does.
 import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { HotreloadError } from '../lib/errors.js';
+import { RecoverableError, type ErrorCode } from '../lib/errors.js';
 import { readSmallFile } from '../lib/small-file.js';
 
 export interface StoredState {
@@ -21,7 +21,7 @@ export interface StoredState {
 
 const FORMAT = 3;
 /** The code readState throws for a state file of an older format. */
-export const OLDER_FORMAT = 'E_STATE_FORMAT';
+export const OLDER_FORMAT = 'E_STATE_FORMAT' satisfies ErrorCode;
 /** A state file is a few hundred bytes; anything much larger is not one. */
 const MAX_BYTES = 64 * 1024;
 /** A state file on an emptyDir answers at once; one that does not is treated as unreadable. */
@@ -42,7 +42,7 @@ export async function readState(file: string): Promise<StoredState | undefined> 
   // Formats 1 and 2 (hotreload 0.1) hold fingerprints computed another way (one hash over every
   // file; now one per watch path, so an unchanged volume costs nothing): they match nothing now.
   if (data.format === 1 || data.format === 2) {
-    throw new HotreloadError(
+    throw new RecoverableError(
       OLDER_FORMAT,
       `${file} was written by an older hotreload (format ${data.format}), whose fingerprints are computed differently`,
       { hint: 'it is replaced at the next reload; until then, start-up decides as without one' },

@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { ListenAddress } from '../config/config.js';
-import { HotreloadError } from '../lib/errors.js';
+import { FatalError, HotreloadError } from '../lib/errors.js';
 
 export interface Probe {
   readonly ok: boolean;
@@ -108,7 +108,7 @@ function listenError(listen: ListenAddress, err: NodeJS.ErrnoException): Hotrelo
       : err.code === 'EACCES'
         ? `ports below 1024 need privileges; use a higher port with --listen`
         : `check --listen ${where}`;
-  return new HotreloadError('E_LISTEN', `cannot listen on ${where}: ${err.code ?? err.message}`, {
+  return new FatalError('E_LISTEN', `cannot listen on ${where}: ${err.code ?? err.message}`, {
     cause: err,
     hint,
   });

@@ -7,7 +7,7 @@ import { createHash, hash as hashOnce } from 'node:crypto';
 import { closeSync, openSync, readSync, readdirSync, type Dirent, type Stats } from 'node:fs';
 import path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { HotreloadError } from '../lib/errors.js';
+import { RecoverableError } from '../lib/errors.js';
 import { isUtf8 } from 'node:buffer';
 import {
   OPEN_FLAGS,
@@ -313,7 +313,7 @@ async function readWatchPath(
       return makePart('volume', read, await commitTime(dataLink), { generation });
     }
   }
-  throw new HotreloadError(
+  throw new RecoverableError(
     'E_FINGERPRINT_UNSTABLE',
     `${dataLink} moved during each of ${MAX_GENERATION_READS} reads`,
     { hint: 'something other than the kubelet may be rewriting the volume' },

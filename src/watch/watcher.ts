@@ -7,7 +7,7 @@ import { watch as fsWatch, type FSWatcher } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Clock, TimerHandle } from '../lib/clock.js';
-import { HotreloadError, messageOf } from '../lib/errors.js';
+import { codeOf, messageOf, RecoverableError } from '../lib/errors.js';
 import {
   DATA_LINK,
   classify,
@@ -251,7 +251,7 @@ class DirectoryWatcher implements PathWatcher {
       error: (err) => this.watchError(plan.root, err),
       skipped: (dir, err) =>
         this.opts.log.warn(
-          { path: this.watchPath, dir, code: errnoOf(err) },
+          { path: this.watchPath, dir, code: codeOf(err) ?? '' },
           'cannot watch a directory below the watched path; the periodic resync still covers it',
         ),
     });
@@ -262,7 +262,7 @@ class DirectoryWatcher implements PathWatcher {
       await tree.start();
     } catch (err) {
       if (this.tree !== tree) return;
-      if (LIMIT_CODES.has(errnoOf(err))) return this.watchError(plan.root, err);
+      if (LIMIT_CODES.has(codeOf(err) ?? '')) return this.watchError(plan.root, err);
       throw err;
     }
     this.markSettled();
@@ -309,10 +309,10 @@ class DirectoryWatcher implements PathWatcher {
   }
 
   private watchError(root: string, err: unknown): void {
-    const code = errnoOf(err);
+    const code = codeOf(err) ?? '';
     if (LIMIT_CODES.has(code)) {
       this.opts.onError(
-        new HotreloadError('E_WATCH_LIMIT', `cannot watch ${root}: ${messageOf(err)}`, {
+        new RecoverableError('E_WATCH_LIMIT', `cannot watch ${root}: ${messageOf(err)}`, {
           cause: err,
           hint: 'raise fs.inotify.max_user_watches and fs.inotify.max_user_instances (sysctl, on the node)',
         }),
@@ -382,7 +382,7 @@ class DirectoryWatcher implements PathWatcher {
     this.state = 'failed';
     const retryMs = this.opts.retryFailedMs ?? DEFAULT_RETRY_FAILED_MS;
     this.opts.onError(
-      new HotreloadError('E_WATCH', `watching ${this.watchPath} failed: ${messageOf(err)}`, {
+      new RecoverableError('E_WATCH', `watching ${this.watchPath} failed: ${messageOf(err)}`, {
         cause: err,
         hint: `trying again in ${retryMs}ms; /healthz fails until it works`,
       }),
@@ -455,7 +455,7 @@ class WatchTree {
     try {
       this.add(dir);
     } catch (err) {
-      if (LIMIT_CODES.has(errnoOf(err))) throw err;
+      if (LIMIT_CODES.has(codeOf(err) ?? '')) throw err;
       this.cb.skipped(dir.toString('utf8'), err);
     }
   }
@@ -570,10 +570,6 @@ function joinBytes(dir: Buffer, name: Buffer): Buffer {
 }
 
 const SLASH = Buffer.from('/');
-
-function errnoOf(err: unknown): string {
-  return (err as NodeJS.ErrnoException | undefined)?.code ?? '';
-}
 
 /**
  * "dev:ino:birth" of what `p` names now, or undefined when it is gone. The inode number alone is

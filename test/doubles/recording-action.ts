@@ -31,7 +31,7 @@ export function recordingAction(kind = 'test', opts: RecordingOptions = {}): Rec
     async run(ctx): Promise<Delivered> {
       calls.push(ctx);
       const outcome = await (script.shift() ?? 'ok');
-      if (outcome === 'fail') throw new ReloadError('E_TEST', `${kind} failed`);
+      if (outcome === 'fail') throw new ReloadError('E_HTTP', `${kind} failed`);
       return outcome === 'had-it' ? 'had-it' : 'told';
     },
   };
