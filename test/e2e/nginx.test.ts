@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, afterEach, describe, it } from 'node:test';
-import { cleanupTempDirs } from '../harness/atomic-writer.js';
+import { cleanupTempDirs, makeTempDir } from '../harness/atomic-writer.js';
 import {
   FAST,
   TIMEOUT,
@@ -126,6 +126,9 @@ describe('nginx reloaded with SIGHUP through the process table', () => {
         { all: [], want: [master] },
         { all: ['--all-matches'], want: [master, w1!, w2!] },
       ];
+      // The second hotreload knows from the state file that nginx has what the first delivered;
+      // without it, nginx (older than that content) would be told once more at start.
+      const state = `${await makeTempDir('nginx-state')}/state.json`;
       for (const [i, { all, want }] of cases.entries()) {
         const hr = hotreload([
           '--watch',
@@ -134,10 +137,18 @@ describe('nginx reloaded with SIGHUP through the process table', () => {
           'USR1',
           '--process-name',
           'nginx',
+          '--state-file',
+          state,
           ...all,
           ...FAST,
         ]);
         await hr.ready();
+        // Nothing to tell at start: nginx has what the state file says it was told (or, for the
+        // first, what it started with).
+        assert.ok(
+          hr.logs.some((r) => r.msg === 'initial fingerprint taken'),
+          'not told at start',
+        );
         await n.writer.write({ 'nginx.conf': n.conf(`v${i + 2}`) });
         await hr.waitForLog(reloaded);
         // Another nginx on the machine may be signalled too; only this one's processes count.
