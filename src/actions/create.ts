@@ -51,7 +51,7 @@ export function createActions(config: Config, deps: ActionDeps): Action[] {
   if (p.exec)
     actions.push(createExecAction({ ...p.exec, env: deps.env, clock: deps.clock, log: deps.log }));
   for (const target of config.http)
-    actions.push(createHttpAction({ ...target, observe: deps.observeHttp }));
+    actions.push(createHttpAction({ ...target, observe: deps.observeHttp, clock: deps.clock }));
   if (p.signal) {
     actions.push(
       createSignalAction({

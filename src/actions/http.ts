@@ -2,7 +2,7 @@
 // does not retry (the pipeline does) and never puts a header value or URL credentials into a
 // message: the URL is shown through redactUrl and header files are named by header and path.
 import type { Agent } from 'node:http';
-import { realClock } from '../lib/clock.js';
+import type { Clock } from '../lib/clock.js';
 import { formatDuration } from '../lib/duration.js';
 import { ReloadError, messageOf, codeOf } from '../lib/errors.js';
 import { headerProblem, type HeaderSpec, type StatusSpec } from '../config/http-spec.js';
@@ -27,6 +27,8 @@ export interface HttpActionOptions {
   readonly readFile?: (path: string) => Promise<string>;
   /** Told how each request went (configmap-reload's metrics). */
   readonly observe?: (outcome: HttpOutcome) => void;
+  /** Times the deadline and the durations told to `observe`. */
+  readonly clock: Clock;
 }
 
 /** A header file holds one value (a token): larger is refused. */
@@ -67,6 +69,7 @@ interface Prepared {
   readonly agent: Agent | undefined;
   readonly readFile: (path: string) => Promise<string>;
   readonly observe: ((outcome: HttpOutcome) => void) | undefined;
+  readonly clock: Clock;
 }
 
 export function createHttpAction(opts: HttpActionOptions): Action {
@@ -116,6 +119,7 @@ function prepare(opts: HttpActionOptions): Prepared {
           await readSmallFile(path, { maxBytes: HEADER_FILE_BYTES, timeoutMs: opts.timeoutMs })
         ).toString('utf8')),
     observe: opts.observe,
+    clock: opts.clock,
   };
 }
 
@@ -123,12 +127,12 @@ function prepare(opts: HttpActionOptions): Prepared {
 async function observed(p: Prepared, ctx: ReloadContext): Promise<void> {
   const { observe } = p;
   if (!observe) return send(p, ctx);
-  const started = realClock.now();
+  const started = p.clock.now();
   const webhook = p.redactedUrl;
   let statusCode: number | undefined;
   try {
     await send(p, ctx, (code) => (statusCode = code));
-    observe({ webhook, statusCode, ok: true, durationMs: realClock.now() - started });
+    observe({ webhook, statusCode, ok: true, durationMs: p.clock.now() - started });
   } catch (err) {
     const reason =
       codeOf(err) === 'E_HEADER_FILE'
@@ -136,7 +140,7 @@ async function observed(p: Prepared, ctx: ReloadContext): Promise<void> {
         : statusCode === undefined
           ? 'client_request_do'
           : 'client_response';
-    observe({ webhook, statusCode, ok: false, durationMs: realClock.now() - started, reason });
+    observe({ webhook, statusCode, ok: false, durationMs: p.clock.now() - started, reason });
     throw err;
   }
 }
@@ -186,7 +190,7 @@ async function exchange<T>(
   // (1)
   const fromFiles = await readHeaderFiles(p);
   // (2)
-  const deadline = startDeadline(p.timeoutMs, ctx.signal);
+  const deadline = startDeadline(p.clock, p.timeoutMs, ctx.signal);
   try {
     // (3)
     const res = await request({
@@ -295,10 +299,10 @@ interface Deadline {
   clear(): void;
 }
 
-function startDeadline(ms: number, shutdown: AbortSignal): Deadline {
+function startDeadline(clock: Clock, ms: number, shutdown: AbortSignal): Deadline {
   const controller = new AbortController();
   let expired = false;
-  const timer = realClock.setTimeout(() => {
+  const timer = clock.setTimeout(() => {
     expired = true;
     controller.abort(new DOMException(`no complete response within ${ms}ms`, 'TimeoutError'));
   }, ms);

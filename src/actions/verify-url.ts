@@ -44,6 +44,7 @@ export function createVerifyUrlAction(opts: VerifyUrlOptions): Action {
       headerFiles: [],
       timeoutMs: Math.min(PROBE_TIMEOUT_MS, opts.timeoutMs),
       maxBytes: MAX_BODY_BYTES,
+      clock: opts.clock,
     }),
   );
   /** What each URL said before the deliveries of the run in progress. */

@@ -59,6 +59,7 @@ async function start(
     headerFiles: [],
     expectStatus: parseStatusSpec('2xx')!,
     timeoutMs: 2000,
+    clock: realClock,
   });
   const app = await startApp({
     config,

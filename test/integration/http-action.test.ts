@@ -7,11 +7,14 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { Agent } from 'node:http';
 
 import type { ReloadContext } from '../../src/actions/action.js';
+import { realClock } from '../../src/lib/clock.js';
 import { createHttpAction, type HttpActionOptions } from '../../src/actions/http.js';
 import { ReloadError } from '../../src/lib/errors.js';
 import { createMetrics } from '../../src/metrics/hotreload.js';
 import { parseStatusSpec, type StatusSpec } from '../../src/config/http-spec.js';
 import { VERSION } from '../../src/lib/version.js';
+import { FakeClock } from '../doubles/fake-clock.js';
+import { waitFor } from '../harness/wait.js';
 import { startTarget, type Target } from '../harness/http-target.js';
 
 const BOUND = { timeout: 5000 };
@@ -79,6 +82,7 @@ describe('the http action against a real server', () => {
       expectStatus: spec('2xx'),
       timeoutMs: 2000,
       agent,
+      clock: realClock,
       ...overrides,
     });
   }
@@ -242,6 +246,21 @@ describe('the http action against a real server', () => {
     assert.match(err.hint ?? '', /--http-timeout/);
     assert.ok(elapsed >= 150 && elapsed < 1500, `elapsed ${elapsed}ms`);
     assert.equal(getEventListeners(signal, 'abort').length, 0, 'shutdown listener removed');
+  });
+
+  it('times its deadline on the injected clock, not the real one', BOUND, async () => {
+    target.setHandler(() => ({ hang: true }));
+    const clock = new FakeClock();
+    let settled = false;
+    const run = failure(action({ timeoutMs: 60_000, clock }).run(context())).finally(
+      () => (settled = true),
+    );
+    await waitFor(() => target.requests.length === 1, 2000, 'the request to arrive');
+    assert.equal(settled, false, 'no answer, and the deadline has not passed on the fake clock');
+    await clock.tick(60_000);
+    const err = await run;
+    assert.equal(err.code, 'E_HTTP_TIMEOUT');
+    assert.match(err.message, /1m/);
   });
 
   it(
@@ -435,6 +454,7 @@ describe("configmap-reload's metrics from the http action", () => {
             expectStatus: spec('200'),
             timeoutMs: 2000,
             agent,
+            clock: realClock,
             observe: metrics.configmapReload?.request,
             ...overrides,
           }).run(context());

@@ -34,6 +34,7 @@ describe('the warm-ups at start', () => {
           expectStatus: parseStatusSpec('204')!,
           timeoutMs: 2000,
           agent,
+          clock: realClock,
           observe: metrics.configmapReload?.request,
         });
         await action.warmUp?.();
