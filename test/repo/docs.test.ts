@@ -1,21 +1,23 @@
-// The README's flag table and metric list are the user's reference: they must list every flag the
-// CLI accepts, with its aliases, its environment variable and the default --help shows, and every
-// metric hotreload registers.
+// The user's reference in docs/: FLAGS.md must list every flag the CLI accepts, with its aliases,
+// its environment variable and the default --help shows; OPERATIONS.md every metric hotreload
+// registers. The README's short flag table names only flags that exist, and its links resolve.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { OPTIONS, envName, parse } from '../../src/config/cli.js';
 import { createMetrics } from '../../src/metrics/hotreload.js';
 
-const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const read = (file: string) => readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8');
+const flagsDoc = read('docs/FLAGS.md');
+const operations = read('docs/OPERATIONS.md');
 const rows = new Map(
-  readme
+  flagsDoc
     .split('\n')
     .filter((l) => l.startsWith('| `--'))
     .map((l) => [/^\| `--([a-z.-]+)`/.exec(l)![1]!, l]),
 );
 
-describe('README flag table', () => {
+describe('docs/FLAGS.md', () => {
   for (const [flag, def] of Object.entries(OPTIONS)) {
     it(`documents --${flag} with its aliases, variable and default`, () => {
       const row = rows.get(flag);
@@ -34,17 +36,17 @@ describe('README flag table', () => {
   });
 });
 
-describe('README metrics', () => {
+describe('docs/OPERATIONS.md metrics', () => {
   it("names every metric hotreload registers (its own, and configmap-reload's)", async () => {
     const metrics = createMetrics('test', { processMetrics: false, configmapReload: true });
     const names = (await metrics.registry.getMetricsAsJSON()).map((m) => m.name);
     assert.ok(names.length >= 15, `only ${names.length} metrics registered`);
-    const missing = names.filter((name) => !readme.includes(`\`${name}`));
-    assert.deepEqual(missing, [], 'metrics the README does not name');
+    const missing = names.filter((name) => !operations.includes(`\`${name}`));
+    assert.deepEqual(missing, [], 'metrics docs/OPERATIONS.md does not name');
   });
 });
 
-describe('README flag table against --help', () => {
+describe('docs/FLAGS.md against --help', () => {
   it('lists exactly the flags and aliases --help prints, with the defaults it prints', () => {
     const help = parse(['--help'], {}, '0.0.0');
     assert.equal(help.kind, 'exit');
@@ -72,3 +74,53 @@ describe('README flag table against --help', () => {
     }
   });
 });
+
+describe('README and docs/', () => {
+  const pages = [
+    'README.md',
+    ...readdirSync(new URL('../../docs/', import.meta.url)).map((f) => `docs/${f}`),
+  ];
+
+  it("the README's short flag table names only flags the CLI has", () => {
+    const known = new Set(
+      Object.entries(OPTIONS).flatMap(([f, d]) => [f, ...[d.alias ?? []].flat()]),
+    );
+    const named = [...read('README.md').matchAll(/^\| `--([a-z.-]+)`/gm)].map((m) => m[1]!);
+    assert.ok(named.length >= 5, `${named.length} flags in the README's table`);
+    for (const flag of named) assert.ok(known.has(flag), `--${flag}`);
+  });
+
+  it('every relative link of the README and docs/ names a file that exists, and an anchor it has', () => {
+    const broken: string[] = [];
+    for (const page of pages.filter((p) => p.endsWith('.md'))) {
+      const base = new URL(`../../${page}`, import.meta.url);
+      for (const m of read(page).matchAll(/\]\(([^)\s]+)\)/g)) {
+        const link = m[1]!;
+        if (/^[a-z]+:/.test(link)) continue;
+        const [file, anchor] = link.split('#');
+        const target = file ? new URL(file, base) : base;
+        if (!existsSync(target)) {
+          broken.push(`${page}: ${link}`);
+          continue;
+        }
+        if (anchor && target.pathname.endsWith('.md')) {
+          const slugs = readFileSync(target, 'utf8')
+            .split('\n')
+            .filter((l) => l.startsWith('#'))
+            .map((l) => slug(l.replace(/^#+\s*/, '')));
+          if (!slugs.includes(anchor)) broken.push(`${page}: ${link} (no such heading)`);
+        }
+      }
+    }
+    assert.deepEqual(broken, []);
+  });
+});
+
+/** GitHub's anchor of a heading. */
+function slug(heading: string): string {
+  return heading
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s-]/gu, '')
+    .trim()
+    .replace(/\s/g, '-');
+}
