@@ -133,6 +133,21 @@ describe('the layout of test/ and scripts/', () => {
     assert.deepEqual(bad, []);
   });
 
+  it('no unit test waits in real time (a fake clock drives time; real time is for test/integration)', () => {
+    const waits: string[] = [];
+    for (const f of filesUnder('test/unit')) {
+      const text = readFileSync(path.join(ROOT, f), 'utf8');
+      const found = [
+        ...[...text.matchAll(/(?<![.\w])setTimeout\([^,]+,\s*([^)]+)\)/g)].filter(
+          (m) => m[1]!.trim() !== '0',
+        ),
+        ...text.matchAll(/node:timers\/promises|\brealClock\b|\bsetInterval\(/g),
+      ];
+      for (const m of found) waits.push(`${f}: ${m[0]}`);
+    }
+    assert.deepEqual(waits, []);
+  });
+
   it('unit tests mirror src/: test/unit/FOLDER/ exists as src/FOLDER/', () => {
     const folders = readdirSync(path.join(ROOT, 'test/unit'), { withFileTypes: true })
       .filter((e) => e.isDirectory())

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createActions } from '../../../src/actions/create.js';
 import { parse } from '../../../src/config/cli.js';
-import { realClock } from '../../../src/lib/clock.js';
 import { resolveConfig } from '../../../src/config/config.js';
+import { FakeClock } from '../../doubles/fake-clock.js';
 import { logSink } from '../../doubles/log-sink.js';
 
 function kinds(argv: string[]): string[] {
@@ -18,7 +18,7 @@ function kinds(argv: string[]): string[] {
     selfPid: 1234,
     selfUid: 0,
     env: {},
-    clock: realClock,
+    clock: new FakeClock(),
     log: logSink().log,
     requestExit: () => assert.fail('no exit while building'),
   });
