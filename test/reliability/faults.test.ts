@@ -23,7 +23,8 @@ import {
   volume,
 } from '../harness/e2e.js';
 import { type HotreloadProcess } from '../harness/hotreload-process.js';
-import { startTarget } from '../harness/http-target.js';
+import type { LogRecord } from '../doubles/log-sink.js';
+import { startTarget, type Reply } from '../harness/http-target.js';
 import { freePort } from '../harness/net.js';
 import { RestartLoop, startProcess } from '../harness/processes.js';
 import {
@@ -138,92 +139,77 @@ describe('the reload endpoint fails, then recovers', () => {
     await endHealthy(hr, base);
   });
 
-  it('5xx three times, then 2xx: retried until it lands, and taken once', T, async () => {
-    const { dir, writer } = await volume('5xx', { 'app.conf': 'v1' });
-    const app = await startEndpoint(path.join(dir, 'app.conf'), {
+  /**
+   * The endpoint misbehaves for its first answers, then answers 200: one change (v2) is written,
+   * and it must be taken exactly once, on attempt `attempt`, after failures with these codes.
+   */
+  const ENDPOINT_FAULTS: {
+    readonly name: string;
+    readonly answer: (n: number) => Reply;
+    readonly args?: readonly string[];
+    readonly failures: readonly string[];
+    readonly attempt: number;
+    /** More about the failures and the success. */
+    readonly check?: (failures: readonly LogRecord[], ok: LogRecord) => void;
+  }[] = [
+    {
+      name: '5xx three times, then 2xx: retried until it lands, and taken once',
       answer: (n) => (n <= 3 ? { status: 503, body: 'warming up' } : {}),
-    });
-    const hr = hotreload(httpArgs(dir, app.url));
-    const base = await hr.ready();
-    await writer.write({ 'app.conf': 'v2' });
-    const ok = await hr.waitForLog(reloaded, 10_000);
-    await quietFor(SETTLE_MS);
-
-    assert.equal(ok.attempt, 4);
-    assert.deepEqual(
-      failuresOf(hr).map((r) => [r.attempt, errOf(r).code]),
-      [
-        [1, 'E_HTTP_STATUS'],
-        [2, 'E_HTTP_STATUS'],
-        [3, 'E_HTTP_STATUS'],
-      ],
-    );
-    assert.match(errOf(failuresOf(hr)[0]!).message, /answered 503.*warming up/);
-    assert.deepEqual(app.taken(), ['v2']);
-    assert.equal(app.calls.length, 4);
-    await endHealthy(hr, base);
-  });
-
-  it('a hanging endpoint times out (--http-timeout), then answers: taken once', T, async () => {
-    const { dir, writer } = await volume('hang', { 'app.conf': 'v1' });
-    const app = await startEndpoint(path.join(dir, 'app.conf'), {
+      failures: ['E_HTTP_STATUS', 'E_HTTP_STATUS', 'E_HTTP_STATUS'],
+      attempt: 4,
+      check: (failures) => assert.match(errOf(failures[0]!).message, /answered 503.*warming up/),
+    },
+    {
+      name: 'a hanging endpoint times out (--http-timeout), then answers: taken once',
       answer: (n) => (n === 1 ? { hang: true } : {}),
-    });
-    const hr = hotreload(httpArgs(dir, app.url, '--http-timeout', '500ms'));
-    const base = await hr.ready();
-    await writer.write({ 'app.conf': 'v2' });
-    const failure = await hr.waitForLog(failed, 10_000);
-    assert.equal(errOf(failure).code, 'E_HTTP_TIMEOUT');
-    assert.ok(
-      (failure.durationMs as number) >= 450,
-      `gave up after ${String(failure.durationMs)}ms`,
-    );
-    const ok = await hr.waitForLog(reloaded, 10_000);
-    await quietFor(SETTLE_MS);
-
-    assert.equal(ok.attempt, 2);
-    assert.deepEqual(app.taken(), ['v2']);
-    assert.equal(app.calls.length, 2);
-    await endHealthy(hr, base);
-  });
-
-  it('a slow endpoint (1s) within --http-timeout 3s: one request, no retry', T, async () => {
-    const { dir, writer } = await volume('slow', { 'app.conf': 'v1' });
-    const app = await startEndpoint(path.join(dir, 'app.conf'), {
+      args: ['--http-timeout', '500ms'],
+      failures: ['E_HTTP_TIMEOUT'],
+      attempt: 2,
+      check: ([failure]) =>
+        assert.ok(
+          (failure!.durationMs as number) >= 450,
+          `gave up after ${String(failure!.durationMs)}ms`,
+        ),
+    },
+    {
+      name: 'a slow endpoint (1s) within --http-timeout 3s: one request, no retry',
       answer: () => ({ delayMs: 1000 }),
-    });
-    const hr = hotreload(httpArgs(dir, app.url, '--http-timeout', '3s'));
-    const base = await hr.ready();
-    await writer.write({ 'app.conf': 'v2' });
-    const ok = await hr.waitForLog(reloaded, 10_000);
-    await quietFor(SETTLE_MS);
-
-    assert.equal(ok.attempt, 1);
-    assert.ok((ok.durationMs as number) >= 950, `took ${String(ok.durationMs)}ms`);
-    assert.equal(failuresOf(hr).length, 0);
-    assert.deepEqual(app.taken(), ['v2']);
-    assert.equal(app.calls.length, 1);
-    await endHealthy(hr, base);
-  });
-
-  it('the connection is reset, then the endpoint answers: taken once', T, async () => {
-    const { dir, writer } = await volume('reset', { 'app.conf': 'v1' });
-    const app = await startEndpoint(path.join(dir, 'app.conf'), {
+      args: ['--http-timeout', '3s'],
+      failures: [],
+      attempt: 1,
+      check: (_, ok) =>
+        assert.ok((ok.durationMs as number) >= 950, `took ${String(ok.durationMs)}ms`),
+    },
+    {
+      name: 'the connection is reset, then the endpoint answers: taken once',
       answer: (n) => (n === 1 ? { reset: true } : {}),
-    });
-    const hr = hotreload(httpArgs(dir, app.url));
-    const base = await hr.ready();
-    await writer.write({ 'app.conf': 'v2' });
-    const failure = await hr.waitForLog(failed, 10_000);
-    assert.equal(errOf(failure).code, 'E_HTTP');
-    const ok = await hr.waitForLog(reloaded, 10_000);
-    await quietFor(SETTLE_MS);
+      failures: ['E_HTTP'],
+      attempt: 2,
+    },
+  ];
 
-    assert.equal(ok.attempt, 2);
-    assert.deepEqual(app.taken(), ['v2']);
-    assert.equal(app.calls.length, 2);
-    await endHealthy(hr, base);
-  });
+  for (const c of ENDPOINT_FAULTS) {
+    it(c.name, T, async () => {
+      const { dir, writer } = await volume('endpoint', { 'app.conf': 'v1' });
+      const app = await startEndpoint(path.join(dir, 'app.conf'), { answer: c.answer });
+      const hr = hotreload(httpArgs(dir, app.url, ...(c.args ?? [])));
+      const base = await hr.ready();
+      await writer.write({ 'app.conf': 'v2' });
+      const ok = await hr.waitForLog(reloaded, 10_000);
+      await quietFor(SETTLE_MS);
+
+      const failures = failuresOf(hr);
+      assert.deepEqual(
+        failures.map((r) => [r.attempt, errOf(r).code]),
+        c.failures.map((code, i) => [i + 1, code]),
+      );
+      assert.equal(ok.attempt, c.attempt);
+      c.check?.(failures, ok);
+      assert.deepEqual(app.taken(), ['v2']);
+      assert.equal(app.calls.length, c.attempt);
+      await endHealthy(hr, base);
+    });
+  }
 
   it(
     'the endpoint fails while the volume changes 20 times: only the final content is taken, and attempts restart at 1 for each new content',
