@@ -13,7 +13,8 @@ import type { AppliedStore } from './reload/applied-store.js';
 import type { Validator } from './validate/validators.js';
 import type { Metrics } from './metrics/hotreload.js';
 import { errorFields } from './lib/errors.js';
-import { Pipeline, short } from './reload/pipeline.js';
+import { logObserver, metricsObserver, observers, short } from './reload/observer.js';
+import { Pipeline } from './reload/pipeline.js';
 import { startServer, type RunningServer } from './serve/server.js';
 import type { PathWatcher, WatchOptions } from './watch/watcher.js';
 
@@ -66,6 +67,8 @@ export interface App {
  */
 export async function startApp(deps: AppDeps, stop?: AbortSignal): Promise<App> {
   const { config, clock, log, metrics } = deps;
+  // What happens is told to one observer: the metrics and the log implement it.
+  const observer = observers(metricsObserver(metrics, clock), logObserver(log));
   // Runs wait for the initial fingerprint: an event on a path already watched while another is
   // still being set up must not run before init (it would compare against nothing).
   let initDone!: () => void;
@@ -92,36 +95,26 @@ export async function startApp(deps: AppDeps, stop?: AbortSignal): Promise<App> 
     retry: config.retry,
     clock,
     random: deps.random,
-    log,
-    metrics,
+    observer,
     requestRun: () => debouncer.runNow(),
     dryRun: config.dryRun,
     changedDuringPod: deps.changedDuringPod,
   });
 
   const trigger = () => debouncer.trigger();
-  const watchers = config.watch.map((p) => {
-    metrics.watchEvents.inc({ path: p }, 0);
-    metrics.watchErrors.inc({ path: p }, 0);
-    return deps.watchPath(p, {
+  observer.watching(config.watch);
+  const watchers = config.watch.map((p) =>
+    deps.watchPath(p, {
       clock,
       log,
       onEvent: (e) => {
         fingerprinter.note(e.watchPath, e.below);
-        metrics.watchEvents.inc({ path: e.watchPath });
-        log.trace({ watchPath: e.watchPath, event: e.event, path: e.path }, 'watch event');
+        observer.watchEvent({ watchPath: e.watchPath, event: e.event, path: e.path });
         trigger();
       },
-      onError: (err) => {
-        metrics.watchErrors.inc({ path: p });
-        metrics.configmapReload?.watcherError();
-        log.warn(
-          { watchPath: p, err: errorFields(err) },
-          'watcher error; the periodic resync still covers this path',
-        );
-      },
-    });
-  });
+      onError: (err) => observer.watchError(p, errorFields(err)),
+    }),
+  );
   const abandon = async () => {
     debouncer.stop();
     pipeline.stop();

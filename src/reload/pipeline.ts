@@ -6,15 +6,12 @@
 // Kinds run in a fixed order (exec, http, signal, restart, then verification, then exit): a later
 // kind waits until every target of the earlier ones holds the content. It does not watch files or
 // debounce: the Debouncer decides when a run happens, and this file decides what a run does.
-import type { Logger } from 'pino';
 import type { Action, Delivered, ReloadContext } from '../actions/action.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
 import { pause, type Clock, type TimerHandle } from '../lib/clock.js';
 import { decide, decideAtStart, type Decision, type DeliveryState } from './decide.js';
-import { ReloadError, errorFields, type ErrorFields } from '../lib/errors.js';
+import { ReloadError, codeOf, errorFields, type ErrorFields } from '../lib/errors.js';
 import {
-  MAX_HASHED_BYTES,
-  TOO_LARGE,
   changedPaths,
   diffSnapshots,
   latestWrite,
@@ -22,7 +19,8 @@ import {
   type Snapshot,
 } from '../volume/fingerprint.js';
 import { noStore, type AppliedStore, type StoredDeliveries } from './applied-store.js';
-import { setApplied, type Metrics, type ReloadResult } from '../metrics/hotreload.js';
+import type { ReloadResult } from '../metrics/hotreload.js';
+import type { AfterFailure, ReloadObserver } from './observer.js';
 import { ValidationError, type FileProblem, type Validator } from '../validate/validators.js';
 
 export interface RetryPolicy extends BackoffPolicy {
@@ -44,8 +42,8 @@ export interface PipelineDeps {
   readonly retry: RetryPolicy;
   readonly clock: Clock;
   readonly random: () => number;
-  readonly log: Logger;
-  readonly metrics: Metrics;
+  /** Told what happens: the metrics and the log (observer.ts). */
+  readonly observer: ReloadObserver;
   /** Asks for a run outside the quiet period (the Debouncer's runNow). */
   readonly requestRun: () => void;
   /** --dry-run: the actions only log; outcomes are counted as dry_run, never as success. */
@@ -240,7 +238,7 @@ export class Pipeline {
   constructor(private readonly deps: PipelineDeps) {
     this.deliveries = deps.actions.filter((a) => a.role !== 'verify').map((a) => new Delivery(a));
     this.steps = stepsOf(deps.actions, this.deliveries);
-    for (const d of this.deliveries) this.deps.metrics.targetInSync.set(labels(d), 0);
+    deps.observer.targets(this.deliveries.map(labels));
   }
 
   /**
@@ -282,19 +280,18 @@ export class Pipeline {
     }
     const toldAtStart = this.deliveries.filter((d) => !d.holds(snapshot.hash));
     this.baseline = pseudoSnapshot(snapshot.hash, snapshot);
-    const fields = { fingerprint: short(snapshot.hash), files: snapshot.files.size };
-    if (toldAtStart.length === 0) {
-      this.deps.log.info(
-        { ...fields, targets: reasons, ...(stored && { stateFile: 'matches' }) },
-        'initial fingerprint taken',
-      );
+    const told = toldAtStart.length > 0;
+    this.deps.observer.started({
+      fingerprint: snapshot.hash,
+      files: snapshot.files.size,
+      reasons,
+      stateFile: stored && (told ? 'differs' : 'matches'),
+      toldAtStart: told,
+    });
+    if (!told) {
       this.committed();
       return false;
     }
-    this.deps.log.info(
-      { ...fields, targets: reasons, ...(stored && { stateFile: 'differs' }) },
-      'initial fingerprint taken; the application may hold older content: reloading',
-    );
     this.syncGauges();
     return true;
   }
@@ -358,9 +355,7 @@ export class Pipeline {
     const missing = missingOf(snapshot).map((p) => p.path);
     if (missing.length > 0 && this.baseline && !this.baselineMissing(missing)) {
       const key = missing.join('\0');
-      if (key !== this.waitingFor) {
-        this.deps.log.info({ missing }, 'watched path missing; waiting for it to come back');
-      }
+      if (key !== this.waitingFor) this.deps.observer.waitingFor(missing);
       this.waitingFor = key;
       return;
     }
@@ -390,12 +385,7 @@ export class Pipeline {
     for (const d of this.deliveries) {
       const replaced = d.pending && d.pending.snapshot.hash !== content;
       const inSync = d.holds(content);
-      if (inSync && d.pending) {
-        this.deps.log.info(
-          { action: d.action.kind, target: d.action.target },
-          'content is back to what this target holds; pending reload dropped',
-        );
-      }
+      if (inSync && d.pending) this.deps.observer.retryDropped(labels(d));
       if (replaced || inSync) d.cancelRetry();
       if (inSync || (d.gaveUp !== undefined && d.gaveUp !== content)) d.gaveUp = undefined;
     }
@@ -473,9 +463,7 @@ export class Pipeline {
     }
     // (5)
     for (const a of attempts) this.settle(a, snapshot);
-    if (attempts.length > 0) {
-      this.deps.metrics.reloadDuration.observe((this.deps.clock.now() - started) / 1000);
-    }
+    if (attempts.length > 0) this.deps.observer.runFinished(this.deps.clock.now() - started);
     if (this.deliveries.every((d) => d.holds(snapshot.hash))) this.committed();
   }
 
@@ -489,12 +477,7 @@ export class Pipeline {
     const since = d.uncertain && d.attempted ? [d.delivered, d.attempted] : [d.delivered];
     const changed = new Set(since.flatMap((s) => changedPaths(diffSnapshots(s, snapshot))));
     if (decision.act && decision.why !== 'new-content' && decision.why !== 'retry') {
-      this.deps.log.info(
-        { action: d.action.kind, target: d.action.target, why: decision.why },
-        decision.why === 'state-unknown'
-          ? 'the last attempt failed, so what this target holds is unknown: telling it again'
-          : 'resync: trying content given up on again',
-      );
+      this.deps.observer.tellingAgain(labels(d), decision.why);
     }
     return { ...base, changed: [...changed].sort(), attempt: decision.act ? decision.attempt : 1 };
   }
@@ -584,10 +567,7 @@ export class Pipeline {
     }
     if (this.inFlight !== flight || snapshot.hash === flight.hash) return;
     if (missingOf(snapshot).length > 0) return;
-    this.deps.log.info(
-      { fingerprint: short(flight.hash), newer: short(snapshot.hash) },
-      'newer content arrived; the attempt in flight stops waiting',
-    );
+    this.deps.observer.superseding({ fingerprint: flight.hash, newer: snapshot.hash });
     flight.superseded.abort(new ReloadError(SUPERSEDED, 'newer content arrived'));
   }
 
@@ -601,11 +581,7 @@ export class Pipeline {
       retryInMs,
       error: errorFields(err),
     };
-    this.deps.metrics.fingerprintFailures.inc();
-    this.deps.log.warn(
-      { err: errorFields(err), failures, retryInMs },
-      'fingerprint failed; trying again',
-    );
+    this.deps.observer.fingerprintFailed({ err: errorFields(err), failures, retryInMs });
     this.fingerprintRetry?.cancel();
   }
 
@@ -669,21 +645,9 @@ export class Pipeline {
    */
   private noteProblems(snapshot: Snapshot): void {
     const known = new Set(this.current?.problems.map((p) => `${p.path}\0${p.code}`));
-    let unreadable = 0;
-    for (const p of snapshot.problems) {
-      if (p.code === 'ENOENT') continue;
-      unreadable++;
-      if (known.has(`${p.path}\0${p.code}`)) continue;
-      this.deps.log.warn(
-        { path: p.path, code: p.code },
-        p.code === TOO_LARGE
-          ? `a watched file is larger than ${MAX_HASHED_BYTES / 1024 / 1024} MiB; its changes are seen from its size, times and inode, not its content`
-          : p.code === 'ELOOP'
-            ? 'a watched directory leads back to itself through a symlink; it is read once'
-            : 'cannot read a watched file; its changes are seen from its size, times and inode until it can be read',
-      );
-    }
-    this.deps.metrics.unreadableFiles.set(unreadable);
+    const unreadable = snapshot.problems.filter((p) => p.code !== 'ENOENT');
+    const newlyFound = unreadable.filter((p) => !known.has(`${p.path}\0${p.code}`));
+    this.deps.observer.unreadable(newlyFound, unreadable.length);
   }
 
   private noteChange(snapshot: Snapshot): void {
@@ -692,13 +656,12 @@ export class Pipeline {
     if (!previous || previous.hash === snapshot.hash) return;
     const diff = bounded(diffSnapshots(previous, snapshot));
     this.lastChange = { at: this.deps.clock.now(), fingerprint: snapshot.hash, ...diff };
-    this.deps.metrics.changes.inc();
-    this.deps.log.info({ fingerprint: short(snapshot.hash), ...diff }, 'change detected');
+    this.deps.observer.changed({ fingerprint: snapshot.hash, ...diff });
   }
 
   /** Content that failed validation is not delivered; the application keeps what it has. */
   private reject(snapshot: Snapshot, err: ValidationError): void {
-    const { metrics, log, clock } = this.deps;
+    const { observer, clock } = this.deps;
     this.rejected = {
       at: clock.now(),
       fingerprint: snapshot.hash,
@@ -706,16 +669,16 @@ export class Pipeline {
       problems: err.problems,
     };
     for (const d of this.deliveries) d.cancelRetry();
-    metrics.validationFailures.inc();
-    log.error(
-      { fingerprint: short(snapshot.hash), problems: err.problems, err: errorFields(err) },
-      'configuration rejected by validation; not reloading until it changes',
-    );
+    observer.rejected({
+      fingerprint: snapshot.hash,
+      problems: err.problems,
+      err: errorFields(err),
+    });
   }
 
   /** Records one attempt's outcome on its target: what it holds now, or its retry. */
   private settle(a: Attempt, snapshot: Snapshot): void {
-    const { clock, metrics, log } = this.deps;
+    const { clock, observer } = this.deps;
     const d = a.delivery;
     const superseded = !a.ok && codeOf(a.error) === SUPERSEDED;
     const result: ReloadResult = a.ok
@@ -740,52 +703,32 @@ export class Pipeline {
     };
     d.last = outcome;
     this.lastReload = outcome;
-    metrics.reloads.inc({ action: d.action.kind, target: d.action.target, result });
-    const fields = {
-      action: d.action.kind,
-      target: d.action.target,
-      fingerprint: short(snapshot.hash),
-      attempt: a.attempt,
-      durationMs: a.durationMs,
-    };
     if (a.ok) {
       d.cancelRetry();
       d.delivered = snapshot;
       d.uncertain = false;
       d.attempted = undefined;
       d.gaveUp = undefined;
-      if (result === 'success') log.info(fields, 'reload succeeded');
-      else if (result === 'skipped')
-        log.info(fields, 'not told: it started after this content was written, so it runs it');
-      if (!this.deps.dryRun) metrics.lastReloadSuccessTimestamp.set(clock.now() / 1000);
+      observer.attempted(outcome, undefined);
       this.store.save(this.storedState());
       return;
     }
     d.uncertain = true;
     d.attempted = snapshot;
     this.store.save(this.storedState());
-    if (superseded) {
-      log.info(fields, 'attempt cut short by newer content; the newer content is delivered next');
-      return;
-    }
-    this.scheduleRetry(d, snapshot, a.attempt, { ...fields, err: errorFields(a.error) });
+    observer.attempted(
+      outcome,
+      superseded ? { kind: 'cut-short' } : this.scheduleRetry(d, snapshot, a.attempt),
+    );
   }
 
-  private scheduleRetry(
-    d: Delivery,
-    snapshot: Snapshot,
-    attempt: number,
-    fields: Record<string, unknown>,
-  ): void {
-    const { retry, log, clock } = this.deps;
+  /** Schedules the next attempt of `d`, or gives up on `snapshot` after --retries attempts. */
+  private scheduleRetry(d: Delivery, snapshot: Snapshot, attempt: number): AfterFailure {
+    const { retry, clock } = this.deps;
     d.cancelRetry();
     if (retry.maxAttempts > 0 && attempt >= retry.maxAttempts) {
       d.gaveUp = snapshot.hash;
-      log.error(
-        { ...fields, maxAttempts: retry.maxAttempts },
-        'reload failed; giving up until the next change or resync',
-      );
-      return;
+      return { kind: 'gave-up', maxAttempts: retry.maxAttempts };
     }
     const delayMs = backoffDelay(retry, attempt, this.deps.random);
     const pending: Pending = {
@@ -799,7 +742,7 @@ export class Pipeline {
       }, delayMs),
     };
     d.pending = pending;
-    log.warn({ ...fields, retryInMs: delayMs }, 'reload failed; retrying');
+    return { kind: 'retry', retryInMs: delayMs };
   }
 
   /** Every target holds the current content: it is the applied content. */
@@ -811,7 +754,7 @@ export class Pipeline {
     this.baseline = snapshot;
     this.rejected = undefined;
     if (!changed) return;
-    setApplied(this.deps.metrics, snapshot.hash);
+    this.deps.observer.applied(snapshot.hash);
     this.store.save(this.storedState());
   }
 
@@ -830,20 +773,21 @@ export class Pipeline {
    * given up on until the next resync); content refused by validation is not pending.
    */
   private syncGauges(): void {
-    const { metrics } = this.deps;
     const current = this.current?.hash;
     let pending = false;
-    for (const d of this.deliveries) {
+    const targets = this.deliveries.map((d) => {
       const inSync = current !== undefined && d.holds(current);
-      metrics.targetInSync.set(labels(d), inSync ? 1 : 0);
       if (!inSync && current !== this.rejected?.fingerprint) pending = true;
-    }
-    // While fingerprinting fails, a change may be waiting unseen.
-    metrics.pendingReload.set(pending || this.fingerprinting ? 1 : 0);
-    const failed = this.deliveries.some(
-      (d) => d.last && !d.last.ok && d.last.result !== 'superseded',
-    );
-    metrics.lastReloadSuccessful.set(failed ? 0 : 1);
+      return { ...labels(d), inSync };
+    });
+    this.deps.observer.standing({
+      targets,
+      // While fingerprinting fails, a change may be waiting unseen.
+      pending: pending || this.fingerprinting !== undefined,
+      lastFailed: this.deliveries.some(
+        (d) => d.last && !d.last.ok && d.last.result !== 'superseded',
+      ),
+    });
   }
 }
 
@@ -879,11 +823,6 @@ async function runStep(action: Action, ctx: ReloadContext): Promise<unknown> {
 
 function labels(d: Delivery): { action: string; target: string } {
   return { action: d.action.kind, target: d.action.target };
-}
-
-function codeOf(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
 }
 
 /** What --state-file says `id` took (see StartFacts.stored). */
@@ -931,9 +870,4 @@ function bounded(c: ChangeSet): ChangeSet & {
 /** The watch paths a snapshot found missing (a kubelet volume without ..data counts). */
 function missingOf(snapshot: Snapshot): Snapshot['problems'] {
   return snapshot.problems.filter((p) => p.code === 'ENOENT');
-}
-
-/** The first 12 hex digits: enough to tell fingerprints apart in logs. */
-export function short(hash: string): string {
-  return hash.slice(0, 12);
 }

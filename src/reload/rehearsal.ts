@@ -11,6 +11,7 @@ import type { Clock, TimerHandle } from '../lib/clock.js';
 import { Debouncer } from './debounce.js';
 import { Fingerprinter, type Part, type Snapshot } from '../volume/fingerprint.js';
 import { createMetrics } from '../metrics/hotreload.js';
+import { logObserver, metricsObserver, observers } from './observer.js';
 import { Pipeline } from './pipeline.js';
 import { isKubeletBookkeeping } from '../volume/kubelet.js';
 
@@ -41,8 +42,11 @@ export async function rehearse(clock: Clock, version: string): Promise<number> {
     retry: { maxAttempts: 1, initialMs: 1, maxMs: 1 },
     clock,
     random: Math.random,
-    log: pino({ level: 'silent' }),
-    metrics: createMetrics(version, { processMetrics: false }),
+    // Metrics and a log of its own, so their code is warmed too; nothing reads them.
+    observer: observers(
+      metricsObserver(createMetrics(version, { processMetrics: false }), clock),
+      logObserver(pino({ level: 'silent' })),
+    ),
     requestRun: () => debouncer.runNow(),
   });
   const debouncer = new Debouncer(() => pipeline.run(), {

@@ -11,6 +11,7 @@ import { Debouncer } from '../../../src/reload/debounce.js';
 import { ReloadError } from '../../../src/lib/errors.js';
 import type { Snapshot } from '../../../src/volume/fingerprint.js';
 import { createMetrics } from '../../../src/metrics/hotreload.js';
+import { reloadObserver } from '../../doubles/observer.js';
 import { Pipeline } from '../../../src/reload/pipeline.js';
 import { FakeClock } from '../../doubles/fake-clock.js';
 import { logSink } from '../../doubles/log-sink.js';
@@ -47,8 +48,7 @@ function setup(actions: Action[], opts: { dryRun?: boolean; changedDuringPod?: b
     retry: { initialMs: 1000, maxMs: 1000, maxAttempts: 0 },
     clock,
     random: () => 1,
-    log: sink.log,
-    metrics,
+    observer: reloadObserver(metrics, sink.log, clock),
     requestRun: () => debouncer.runNow(),
     dryRun: opts.dryRun,
     changedDuringPod: () => Promise.resolve(opts.changedDuringPod ?? false),

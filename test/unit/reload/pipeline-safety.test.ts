@@ -7,6 +7,7 @@ import type { AppliedStore, StoredDeliveries } from '../../../src/reload/applied
 import { ReloadError } from '../../../src/lib/errors.js';
 import type { Snapshot } from '../../../src/volume/fingerprint.js';
 import { createMetrics } from '../../../src/metrics/hotreload.js';
+import { reloadObserver } from '../../doubles/observer.js';
 import { Pipeline } from '../../../src/reload/pipeline.js';
 import { ValidationError, type Validator } from '../../../src/validate/validators.js';
 import { FakeClock } from '../../doubles/fake-clock.js';
@@ -86,8 +87,7 @@ function setup(opts: { validators?: Validator[]; store?: AppliedStore } = {}) {
     retry: { initialMs: 500, maxMs: 500, maxAttempts: 0 },
     clock,
     random: () => 1,
-    log: sink.log,
-    metrics,
+    observer: reloadObserver(metrics, sink.log, clock),
     requestRun: () => void pipeline.run(),
   });
   return {
@@ -198,8 +198,7 @@ describe('the applied fingerprint across restarts (--state-file)', () => {
       retry: { initialMs: 500, maxMs: 500, maxAttempts: 0 },
       clock: new FakeClock(),
       random: () => 1,
-      log: logSink().log,
-      metrics: createMetrics('test', { processMetrics: false }),
+      observer: reloadObserver(createMetrics('test', { processMetrics: false }), logSink().log),
       requestRun: () => undefined,
     });
     assert.equal(await pipeline.init(false), true);

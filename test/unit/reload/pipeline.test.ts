@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { Debouncer } from '../../../src/reload/debounce.js';
 import type { Snapshot } from '../../../src/volume/fingerprint.js';
 import { createMetrics } from '../../../src/metrics/hotreload.js';
+import { reloadObserver } from '../../doubles/observer.js';
 import { Pipeline, type RetryPolicy } from '../../../src/reload/pipeline.js';
 import { ValidationError } from '../../../src/validate/validators.js';
 import { FakeClock } from '../../doubles/fake-clock.js';
@@ -59,8 +60,7 @@ function setup(opts: { retry?: Partial<RetryPolicy>; actions?: number; quietMs?:
     retry: { initialMs: 500, maxMs: 30_000, maxAttempts: 0, ...opts.retry },
     clock,
     random: () => 1, // the longest delay full jitter allows, so times are exact
-    log: sink.log,
-    metrics,
+    observer: reloadObserver(metrics, sink.log, clock),
     requestRun: () => debouncer.runNow(),
   });
   const d = debouncer;
@@ -400,8 +400,7 @@ describe('Pipeline', () => {
       retry: { initialMs: 1, maxMs: 1, maxAttempts: 0 },
       clock,
       random: () => 1,
-      log: sink.log,
-      metrics,
+      observer: reloadObserver(metrics, sink.log, clock),
       requestRun: () => requested++,
     });
     let requested = 0;
@@ -441,8 +440,7 @@ describe('Pipeline', () => {
       retry: { initialMs: 1000, maxMs: 1000, maxAttempts: 0 },
       clock,
       random: () => 1,
-      log: logSink().log,
-      metrics: createMetrics('test', { processMetrics: false }),
+      observer: reloadObserver(createMetrics('test', { processMetrics: false }), logSink().log),
       requestRun: () => undefined,
     });
     const stop = new AbortController();
