@@ -100,7 +100,11 @@ describe('entries of a watched directory that cannot be hashed', () => {
         'endless',
         'sparse.bin',
       ]);
-      await writeFile(path.join(dir, 'app.conf'), 'v2');
+      // Replaced in one step (written beside the watched directory, then renamed into it): a write
+      // in place can be seen half done (empty) by a busy machine, and that is a change of its own.
+      const staged = path.join(await makeTempDir('hostile-staging'), 'app.conf');
+      await writeFile(staged, 'v2');
+      await rename(staged, path.join(dir, 'app.conf'));
       await hr.waitForLog(reloaded);
       await quietFor(SETTLE_MS);
       assert.deepEqual(app.taken(), ['v2']);
