@@ -69,24 +69,18 @@ export async function startApp(deps: AppDeps, stop?: AbortSignal): Promise<App> 
   const { config, clock, log, metrics } = deps;
   // What happens is told to one observer: the metrics and the log implement it.
   const observer = observers(metricsObserver(metrics, clock), logObserver(log));
-  // Runs wait for the initial fingerprint: an event on a path already watched while another is
-  // still being set up must not run before init (it would compare against nothing).
-  let initDone!: () => void;
-  const initialized = new Promise<void>((resolve) => (initDone = resolve));
   const fingerprinter = new Fingerprinter(config.watch, deps.takeSnapshot);
-  const debouncer = new Debouncer(
-    async () => {
-      await initialized;
-      await pipeline.run();
-    },
-    {
-      quietMs: config.debounceMs,
-      maxWaitMs: config.maxWaitMs,
-      clock,
-      onError: (err) => log.error({ err: errorFields(err) }, 'reload run failed unexpectedly'),
-      whileBusy: () => void pipeline.checkSuperseded(),
-    },
-  );
+  // Every run goes through the debouncer, with its reasons. It is held until the initial
+  // fingerprint is taken: an event on a path already watched while another is still being set up
+  // must not run before (it would compare against nothing); it runs once the hold ends.
+  const debouncer = new Debouncer((reasons) => pipeline.run(reasons), {
+    quietMs: config.debounceMs,
+    maxWaitMs: config.maxWaitMs,
+    clock,
+    onError: (err) => log.error({ err: errorFields(err) }, 'reload run failed unexpectedly'),
+    whileBusy: () => void pipeline.checkSuperseded(),
+    held: true,
+  });
   const pipeline = new Pipeline({
     takeSnapshot: (fresh) => fingerprinter.snapshot(fresh),
     validators: deps.validators ?? [],
@@ -96,12 +90,11 @@ export async function startApp(deps: AppDeps, stop?: AbortSignal): Promise<App> 
     clock,
     random: deps.random,
     observer,
-    requestRun: () => debouncer.runNow(),
+    requestRun: (reason) => debouncer.runNow(reason),
     dryRun: config.dryRun,
     changedDuringPod: deps.changedDuringPod,
   });
 
-  const trigger = () => debouncer.trigger();
   observer.watching(config.watch);
   const watchers = config.watch.map((p) =>
     deps.watchPath(p, {
@@ -110,7 +103,7 @@ export async function startApp(deps: AppDeps, stop?: AbortSignal): Promise<App> 
       onEvent: (e) => {
         fingerprinter.note(e.watchPath, e.below);
         observer.watchEvent({ watchPath: e.watchPath, event: e.event, path: e.path });
-        trigger();
+        debouncer.trigger('change');
       },
       onError: (err) => observer.watchError(p, errorFields(err)),
     }),
@@ -127,18 +120,18 @@ export async function startApp(deps: AppDeps, stop?: AbortSignal): Promise<App> 
     await raceTimeout(clock, settled, WATCH_SETTLE_TIMEOUT_MS, stop);
     stop?.throwIfAborted();
     await warnAboutSubPaths(deps);
-    runAtOnce = await pipeline.init(config.reloadOnStart, stop).finally(initDone);
+    runAtOnce = await pipeline.init(config.reloadOnStart, stop);
     stop?.throwIfAborted();
   } catch (err) {
     await abandon();
     throw err;
   }
-  if (runAtOnce) debouncer.runNow();
+  debouncer.release();
+  if (runAtOnce) debouncer.runNow('start');
   const resync = startResync(clock, config.resyncIntervalMs, () => {
     // A directory replaced or mounted over without an event the watch could see is watched anew.
     for (const w of watchers) void w.recheck();
-    pipeline.markResync();
-    trigger();
+    debouncer.trigger('resync');
   });
 
   const status = () => ({
@@ -187,8 +180,7 @@ export async function startApp(deps: AppDeps, stop?: AbortSignal): Promise<App> 
     resync(reason) {
       log.info({ reason }, 'resync requested');
       for (const w of watchers) void w.recheck();
-      pipeline.markResync();
-      debouncer.runNow();
+      debouncer.runNow('resync');
     },
     async stop(timeoutMs) {
       resync.cancel();

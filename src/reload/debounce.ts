@@ -2,8 +2,17 @@
 // period (`quietMs` without a trigger) or, under continuous change, at most `maxWaitMs` after the
 // first trigger. A trigger during a run schedules exactly one more run after it, and once its
 // quiet period is over tells `whileBusy` (so the run in flight can stop waiting for an outcome
-// that newer content makes moot). It does not decide whether anything changed; the run does.
+// that newer content makes moot). Each run is told why it runs: the reasons of every request it
+// answers (a change, a resync, a retry, the start). While held (until start-up is done), requests
+// are kept and nothing runs. It does not decide whether anything changed; the run does.
 import type { Clock, TimerHandle } from '../lib/clock.js';
+
+/**
+ * Why a run happens: 'change' (a watch event), 'resync' (the periodic resync or SIGHUP: read
+ * everything again, and retry content given up on), 'retry' (a scheduled retry or a fingerprint
+ * tried again), 'start' (targets to tell at start).
+ */
+export type RunReason = 'change' | 'resync' | 'retry' | 'start';
 
 export interface DebounceOptions {
   readonly quietMs: number;
@@ -13,6 +22,8 @@ export interface DebounceOptions {
   readonly onError: (err: unknown) => void;
   /** Called when a burst's quiet period ends while a run is in flight (once per burst). */
   readonly whileBusy?: () => void;
+  /** Start held: requests are kept, and the first run waits for release(). */
+  readonly held?: boolean;
 }
 
 export class Debouncer {
@@ -24,26 +35,39 @@ export class Debouncer {
   private busyTimer: TimerHandle | undefined;
   private inFlight: Promise<void> | undefined;
   private stopped = false;
+  private held: boolean;
+  /** The reasons of the requests the next run answers. */
+  private reasons = new Set<RunReason>();
 
   constructor(
-    private readonly run: () => Promise<void>,
+    private readonly run: (reasons: ReadonlySet<RunReason>) => Promise<void>,
     private readonly opts: DebounceOptions,
-  ) {}
+  ) {
+    this.held = opts.held ?? false;
+  }
 
-  /** A change may have happened: (re)start the quiet period. */
-  trigger(): void {
+  /** Something may have changed: (re)start the quiet period. */
+  trigger(reason: RunReason = 'change'): void {
     const now = this.opts.clock.now();
     this.firstAt ??= now;
     this.lastAt = now;
+    this.reasons.add(reason);
     this.schedule();
   }
 
   /** Run as soon as no run is in flight, skipping the quiet period (retries, start-up). */
-  runNow(): void {
+  runNow(reason: RunReason = 'retry'): void {
     const now = this.opts.clock.now();
     this.firstAt ??= now;
     this.lastAt ??= now;
     this.forceAt = now;
+    this.reasons.add(reason);
+    this.schedule();
+  }
+
+  /** Ends the hold: what was requested meanwhile runs now, as it would have. */
+  release(): void {
+    this.held = false;
     this.schedule();
   }
 
@@ -65,10 +89,11 @@ export class Debouncer {
     this.busyTimer?.cancel();
     this.busyTimer = undefined;
     this.firstAt = this.lastAt = this.forceAt = undefined;
+    this.reasons.clear();
   }
 
   private schedule(): void {
-    if (this.stopped || this.firstAt === undefined) return;
+    if (this.stopped || this.held || this.firstAt === undefined) return;
     const due = Math.min(
       this.lastAt! + this.opts.quietMs,
       this.firstAt + this.opts.maxWaitMs,
@@ -93,7 +118,9 @@ export class Debouncer {
     this.busyTimer?.cancel();
     this.busyTimer = undefined;
     this.firstAt = this.lastAt = this.forceAt = undefined;
-    this.inFlight = this.run()
+    const reasons = this.reasons;
+    this.reasons = new Set();
+    this.inFlight = this.run(reasons)
       .catch(this.opts.onError)
       .finally(() => {
         this.inFlight = undefined;

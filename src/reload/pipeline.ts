@@ -8,6 +8,7 @@
 // debounce: the Debouncer decides when a run happens, and this file decides what a run does.
 import type { Action, Delivered, ReloadContext } from '../actions/action.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
+import type { RunReason } from './debounce.js';
 import { pause, type Clock, type TimerHandle } from '../lib/clock.js';
 import { decide, decideAtStart, type Decision, type DeliveryState } from './decide.js';
 import { ReloadError, codeOf, errorFields, type ErrorFields } from '../lib/errors.js';
@@ -44,8 +45,8 @@ export interface PipelineDeps {
   readonly random: () => number;
   /** Told what happens: the metrics and the log (observer.ts). */
   readonly observer: ReloadObserver;
-  /** Asks for a run outside the quiet period (the Debouncer's runNow). */
-  readonly requestRun: () => void;
+  /** Asks for a run outside the quiet period (the Debouncer's runNow): a retry is due. */
+  readonly requestRun: (reason: 'retry') => void;
   /** --dry-run: the actions only log; outcomes are counted as dry_run, never as success. */
   readonly dryRun?: boolean;
   /**
@@ -203,6 +204,7 @@ interface InFlight {
 }
 
 const SUPERSEDED = 'E_SUPERSEDED';
+const CHANGE: ReadonlySet<RunReason> = new Set(['change']);
 
 /** Fingerprinting that keeps failing, for /status and the next retry. */
 export interface FingerprintFailure {
@@ -227,7 +229,8 @@ export class Pipeline {
   private lastChange: PipelineStatus['lastChange'];
   private lastReload: ReloadOutcome | undefined;
   private readonly abort = new AbortController();
-  private resyncRequested = false;
+  /** A resync whose run ended early (fingerprint failed, a path missing): the next run is one. */
+  private resyncOwed = false;
   private inFlight: InFlight | undefined;
   /** While fingerprinting fails: since when, how often in a row, the last error. */
   private fingerprinting: FingerprintFailure | undefined;
@@ -329,11 +332,12 @@ export class Pipeline {
     return this.deps.store ?? noStore;
   }
 
-  /** One run: fingerprint, then tell each target that needs the content. */
-  async run(): Promise<void> {
+  /** One run, for `reasons`: fingerprint, then tell each target that needs the content. */
+  async run(reasons: ReadonlySet<RunReason> = CHANGE): Promise<void> {
     // A resync reads every generation again: it is also the check that nothing but the kubelet
     // changed a volume.
-    const resync = this.resyncRequested;
+    const resync = reasons.has('resync') || this.resyncOwed;
+    this.resyncOwed = resync;
     let snapshot: Snapshot;
     try {
       snapshot = await this.deps.takeSnapshot(resync);
@@ -342,7 +346,7 @@ export class Pipeline {
       // with --resync-interval 0, for ever).
       this.fingerprintFailed(err);
       this.fingerprintRetry = this.deps.clock.setTimeout(
-        () => this.deps.requestRun(),
+        () => this.deps.requestRun('retry'),
         this.fingerprinting!.retryInMs,
       );
       this.syncGauges();
@@ -362,7 +366,7 @@ export class Pipeline {
     this.waitingFor = undefined;
     this.noteProblems(snapshot);
     this.noteChange(snapshot);
-    this.resyncRequested = false;
+    this.resyncOwed = false;
     const content = snapshot.hash;
     if (this.rejected && this.rejected.fingerprint !== content) this.rejected = undefined;
     this.dropReplaced(content);
@@ -544,11 +548,6 @@ export class Pipeline {
   private baselineMissing(paths: readonly string[]): boolean {
     const before = new Set(this.baseline && missingOf(this.baseline).map((p) => p.path));
     return paths.every((p) => before.has(p));
-  }
-
-  /** The next run comes from a resync: it retries content given up on. */
-  markResync(): void {
-    this.resyncRequested = true;
   }
 
   /**
@@ -738,7 +737,7 @@ export class Pipeline {
       due: false,
       timer: clock.setTimeout(() => {
         pending.due = true;
-        this.deps.requestRun();
+        this.deps.requestRun('retry');
       }, delayMs),
     };
     d.pending = pending;

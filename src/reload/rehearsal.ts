@@ -47,9 +47,9 @@ export async function rehearse(clock: Clock, version: string): Promise<number> {
       metricsObserver(createMetrics(version, { processMetrics: false }), clock),
       logObserver(pino({ level: 'silent' })),
     ),
-    requestRun: () => debouncer.runNow(),
+    requestRun: (reason) => debouncer.runNow(reason),
   });
-  const debouncer = new Debouncer(() => pipeline.run(), {
+  const debouncer = new Debouncer((reasons) => pipeline.run(reasons), {
     quietMs: 0,
     maxWaitMs: 0,
     clock,

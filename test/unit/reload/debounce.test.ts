@@ -128,3 +128,39 @@ describe('Debouncer', () => {
     assert.equal(runs.length, 0);
   });
 });
+
+describe('Debouncer: reasons and hold', () => {
+  function withReasons(held = false) {
+    const clock = new FakeClock();
+    const runs: string[][] = [];
+    const d = new Debouncer(
+      (reasons) => {
+        runs.push([...reasons].sort());
+        return Promise.resolve();
+      },
+      { quietMs: 300, maxWaitMs: 1000, clock, onError: (e) => assert.fail(String(e)), held },
+    );
+    return { clock, runs, d };
+  }
+
+  it('tells a run the reasons of every request it answers, and the next run only its own', async () => {
+    const { clock, runs, d } = withReasons();
+    d.trigger('change');
+    d.trigger('resync');
+    await clock.tick(300);
+    d.runNow('retry');
+    await clock.tick(0);
+    assert.deepEqual(runs, [['change', 'resync'], ['retry']]);
+  });
+
+  it('while held keeps the requests and runs nothing; once released runs them as it would have', async () => {
+    const { clock, runs, d } = withReasons(true);
+    d.trigger('change');
+    await clock.tick(5000);
+    assert.deepEqual(runs, []);
+    d.release();
+    d.runNow('start');
+    await clock.tick(0);
+    assert.deepEqual(runs, [['change', 'start']]);
+  });
+});

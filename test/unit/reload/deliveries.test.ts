@@ -35,7 +35,7 @@ function setup(actions: Action[], opts: { dryRun?: boolean; changedDuringPod?: b
   const sink = logSink();
   const metrics = createMetrics('test', { processMetrics: false });
   let content = 'v1';
-  const debouncer: Debouncer = new Debouncer(() => pipeline.run(), {
+  const debouncer: Debouncer = new Debouncer((reasons) => pipeline.run(reasons), {
     quietMs: 100,
     maxWaitMs: 1000,
     clock,
@@ -49,7 +49,7 @@ function setup(actions: Action[], opts: { dryRun?: boolean; changedDuringPod?: b
     clock,
     random: () => 1,
     observer: reloadObserver(metrics, sink.log, clock),
-    requestRun: () => debouncer.runNow(),
+    requestRun: (reason) => debouncer.runNow(reason),
     dryRun: opts.dryRun,
     changedDuringPod: () => Promise.resolve(opts.changedDuringPod ?? false),
   });

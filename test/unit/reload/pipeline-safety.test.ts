@@ -133,8 +133,7 @@ describe('validation before reloading', () => {
     await t.change('broken');
     await t.pipeline.run();
     assert.equal(v.seen.length, 1);
-    t.pipeline.markResync();
-    await t.pipeline.run();
+    await t.pipeline.run(new Set(['resync']));
     assert.equal(v.seen.length, 1);
     assert.match(await t.metrics.registry.metrics(), /hotreload_validation_failures_total 1/);
   });

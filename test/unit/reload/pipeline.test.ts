@@ -45,7 +45,7 @@ function setup(opts: { retry?: Partial<RetryPolicy>; actions?: number; quietMs?:
   /** null: the watched path /cfg is gone. */
   let content: Record<string, string> | null = { '/cfg/app.yaml': 'v1' };
   let snapshots = 0;
-  const debouncer: Debouncer = new Debouncer(() => pipeline.run(), {
+  const debouncer: Debouncer = new Debouncer((reasons) => pipeline.run(reasons), {
     quietMs: opts.quietMs ?? 100,
     maxWaitMs: 1000,
     clock,
@@ -61,7 +61,7 @@ function setup(opts: { retry?: Partial<RetryPolicy>; actions?: number; quietMs?:
     clock,
     random: () => 1, // the longest delay full jitter allows, so times are exact
     observer: reloadObserver(metrics, sink.log, clock),
-    requestRun: () => debouncer.runNow(),
+    requestRun: (reason) => debouncer.runNow(reason),
   });
   const d = debouncer;
   return {
@@ -246,8 +246,7 @@ describe('Pipeline', () => {
     t.debouncer.trigger(); // an event that changed nothing: no new attempt
     await t.clock.tick(100);
     assert.equal(t.action.calls.length, 2);
-    t.pipeline.markResync(); // a resync: same content, still not applied
-    t.debouncer.trigger();
+    t.debouncer.trigger('resync'); // a resync: same content, still not applied
     await t.clock.tick(100);
     assert.equal(t.action.calls.length, 3);
     assert.equal(t.action.calls[2]!.attempt, 1);
