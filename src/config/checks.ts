@@ -3,10 +3,11 @@
 import path from 'node:path';
 import type { RawOptions } from './cli.js';
 import { httpUrl } from './url.js';
-import { positiveDuration, type ProcessConfig } from './process.js';
+import type { ProcessConfig } from './process.js';
+import { duration, fail, statusSpec } from './values.js';
 import { DEFAULTS } from './defaults.js';
 import { ConfigError } from '../lib/errors.js';
-import { parseStatusSpec, type StatusSpec } from './http-spec.js';
+import type { StatusSpec } from './http-spec.js';
 import {
   JSON_HELP,
   METRIC_HELP,
@@ -41,18 +42,12 @@ export function resolveSafetyConfig(
     );
   }
   // Checked even without --validate-cmd: a bad value is a mistake the user wants to hear about.
-  const validateTimeoutMs = positiveDuration(
+  const validateTimeoutMs = duration(
     'validate-timeout',
     raw['validate-timeout'] ?? DEFAULTS.validateTimeout,
   );
   const statusText = raw['verify-status'] ?? DEFAULTS.verifyStatus;
-  const verifyStatus = parseStatusSpec(statusText);
-  if (!verifyStatus)
-    throw new ConfigError(
-      'verify-status',
-      statusText,
-      'expected status codes 100-599 such as 200, 200,204, 200-299 or 2xx',
-    );
+  const verifyStatus = statusSpec('verify-status', statusText);
   const verifyChildren = raw['verify-children'] ?? false;
   if (verifyChildren && !processConfig.signal) {
     throw new ConfigError(
@@ -92,15 +87,8 @@ export function resolveSafetyConfig(
     verifyUrls: Object.freeze(verifyUrls),
     verifyStatus,
     verifyConditions: Object.freeze(conditions),
-    verifyTimeoutMs: positiveDuration(
-      'verify-timeout',
-      raw['verify-timeout'] ?? DEFAULTS.verifyTimeout,
-    ),
+    verifyTimeoutMs: duration('verify-timeout', raw['verify-timeout'] ?? DEFAULTS.verifyTimeout),
     verifyChildren,
     stateFile: stateFile === undefined ? undefined : path.resolve(cwd, stateFile),
   });
-}
-
-function fail(flag: string, value: string, accepted: string): never {
-  throw new ConfigError(flag, value, accepted);
 }

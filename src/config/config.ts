@@ -5,17 +5,16 @@ import { LOG_LEVELS, type LogLevel } from '../lib/log.js';
 import path from 'node:path';
 import type { RawOptions } from './cli.js';
 import { DEFAULTS } from './defaults.js';
-import { parseDuration } from '../lib/duration.js';
 import { resolveProcessConfig, type ProcessConfig } from './process.js';
 import { resolveSafetyConfig, type SafetyConfig } from './checks.js';
 import { httpUrl } from './url.js';
+import { duration, fail, statusSpec } from './values.js';
 import { ConfigError } from '../lib/errors.js';
 import {
   headerNameOf,
   headerProblem,
   parseHeader,
   parseHeaderFile,
-  parseStatusSpec,
   type StatusSpec,
 } from './http-spec.js';
 
@@ -54,28 +53,6 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   readonly process: ProcessConfig;
   readonly safety: SafetyConfig;
-}
-
-const DURATION_HELP = 'expected a duration such as 500ms, 10s or 1m30s';
-
-function duration(
-  flag: string,
-  value: string,
-  opts: { min?: number; allowZero?: boolean } = {},
-): number {
-  const ms = parseDuration(value);
-  if (ms === undefined) throw new ConfigError(flag, value, DURATION_HELP);
-  if (ms === 0 && opts.allowZero) return 0;
-  if (ms < (opts.min ?? 1)) {
-    throw new ConfigError(
-      flag,
-      value,
-      opts.allowZero
-        ? `${DURATION_HELP}, or 0 to disable`
-        : `must be more than 0; ${DURATION_HELP}`,
-    );
-  }
-  return ms;
 }
 
 function watchPaths(values: readonly string[] | undefined, cwd: string): string[] {
@@ -153,13 +130,7 @@ export function resolveConfig(
     );
   const timeoutMs = duration('http-timeout', v('http-timeout', DEFAULTS.httpTimeout));
   const expectText = v('http-expect-status', DEFAULTS.httpExpectStatus);
-  const expectStatus = parseStatusSpec(expectText);
-  if (!expectStatus)
-    throw new ConfigError(
-      'http-expect-status',
-      expectText,
-      'expected status codes 100-599 such as 200, 200,204, 200-299 or 2xx',
-    );
+  const expectStatus = statusSpec('http-expect-status', expectText);
   const method = httpMethod(v('http-method', DEFAULTS.httpMethod));
   const headers = each(raw['http-header'], (h) => {
     const parsed = parseHeader(h);
@@ -256,8 +227,4 @@ export function resolveConfig(
       { allowZero: true },
     ),
   });
-}
-
-function fail(flag: string, value: string, accepted: string): never {
-  throw new ConfigError(flag, value, accepted);
 }

@@ -4,8 +4,8 @@
 import path from 'node:path';
 import type { RawOptions } from './cli.js';
 import { DEFAULTS } from './defaults.js';
+import { duration, fail } from './values.js';
 import { parseDuration } from '../lib/duration.js';
-import { ConfigError } from '../lib/errors.js';
 import type { ProcessSelector } from '../process/select.js';
 import { SIGNAL_NAMES, parseSignal, type SignalSpec } from '../process/signals.js';
 
@@ -31,14 +31,6 @@ const SIGNAL_HELP = `expected a signal name or number such as HUP, SIGUSR1 or 1 
 
 function signal(flag: string, text: string): SignalSpec {
   return parseSignal(text) ?? fail(flag, text, SIGNAL_HELP);
-}
-
-/** A duration above zero, or a ConfigError naming `flag`. */
-export function positiveDuration(flag: string, text: string): number {
-  const ms = parseDuration(text);
-  if (ms === undefined || ms <= 0)
-    fail(flag, text, 'expected a duration more than 0, such as 500ms, 10s or 1m30s');
-  return ms;
 }
 
 function selector(raw: RawOptions, cwd: string): ProcessSelector | undefined {
@@ -144,10 +136,7 @@ export function resolveProcessConfig(
   if (exec !== undefined && exec.trim() === '')
     fail('exec', exec, "expected a shell command, e.g. --exec 'nginx -s reload'");
   // Checked even when unused: a bad value is a mistake the user wants to hear about.
-  const execTimeoutMs = positiveDuration(
-    'exec-timeout',
-    raw['exec-timeout'] ?? DEFAULTS.execTimeout,
-  );
+  const execTimeoutMs = duration('exec-timeout', raw['exec-timeout'] ?? DEFAULTS.execTimeout);
   const minAge = raw['min-process-age'];
   if (minAge !== undefined && !sig)
     fail('min-process-age', minAge, 'it applies to --signal; add --signal');
@@ -167,15 +156,11 @@ export function resolveProcessConfig(
     signal: sig,
     restart,
     stopSignal: signal('stop-signal', raw['stop-signal'] ?? DEFAULTS.stopSignal),
-    stopTimeoutMs: positiveDuration('stop-timeout', raw['stop-timeout'] ?? DEFAULTS.stopTimeout),
-    restartWaitMs: restartWait === undefined ? 0 : positiveDuration('restart-wait', restartWait),
+    stopTimeoutMs: duration('stop-timeout', raw['stop-timeout'] ?? DEFAULTS.stopTimeout),
+    restartWaitMs: restartWait === undefined ? 0 : duration('restart-wait', restartWait),
     minProcessAgeMs,
     exec: exec === undefined ? undefined : { command: exec, timeoutMs: execTimeoutMs },
     exit: exitCode(raw.exit),
     command: Object.freeze([...command]),
   });
-}
-
-function fail(flag: string, value: unknown, accepted: string): never {
-  throw new ConfigError(flag, value, accepted);
 }
