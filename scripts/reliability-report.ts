@@ -46,7 +46,7 @@ const SUITES: readonly SuiteSpec[] = [
     title: 'Bad input',
     file: 'test/reliability/bad-input.test.ts',
     about:
-      'Every flag of the CLI (checked against `OPTIONS` in `src/config/cli.ts`) given a bad value on the command line or through `HOTRELOAD_<FLAG>`, missing values, unknown flags and typos, and flags that need another one. Each case asserts exit code 2, nothing on stdout, and a message naming the flag and the bad value.',
+      'Every flag of the CLI (checked against `OPTIONS` in `src/config/options.ts`) given a bad value on the command line or through `HOTRELOAD_<FLAG>`, missing values, unknown flags and typos, and flags that need another one. Each case asserts exit code 2, nothing on stdout, and a message naming the flag and the bad value.',
   },
 ];
 

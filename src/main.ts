@@ -10,7 +10,8 @@ import { createActions } from './actions/create.js';
 import { fileStore, type AppliedStore } from './reload/applied-store.js';
 import { startApp } from './app.js';
 import { Supervisor, exitCodeOf, type ChildExit } from './process/supervisor.js';
-import { envName, parse } from './config/cli.js';
+import { parse } from './config/cli.js';
+import { envName } from './config/env.js';
 import { realClock } from './lib/clock.js';
 import { resolveConfig, type Config } from './config/config.js';
 import { ConfigError, errorFields, FatalError, HotreloadError } from './lib/errors.js';
@@ -32,7 +33,7 @@ const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 const FORWARDED_SIGNALS = ['SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
 
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const parsed = parse(argv, env, VERSION);
+  const parsed = parse(argv, env, VERSION, process.stdout.columns || 110);
   if (parsed.kind === 'exit') {
     (parsed.code === 0 ? process.stdout : process.stderr).write(parsed.output + '\n');
     return parsed.code;

@@ -1,7 +1,7 @@
 // Resolves --validate, --validate-cmd, the --verify-* options and --state-file into their part of
 // the Config. Every bad value is a ConfigError naming the flag; nothing is checked on disk here.
 import path from 'node:path';
-import type { RawOptions } from './cli.js';
+import type { RawOptions } from './options.js';
 import { httpUrl } from './url.js';
 import type { ProcessConfig } from './process.js';
 import { duration, fail, statusSpec } from './values.js';

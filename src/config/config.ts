@@ -3,7 +3,7 @@
 // ConfigError naming the flag, the value and what is accepted. Nothing downstream parses again.
 import { LOG_LEVELS, type LogLevel } from '../lib/log.js';
 import path from 'node:path';
-import type { RawOptions } from './cli.js';
+import type { RawOptions } from './options.js';
 import { DEFAULTS } from './defaults.js';
 import { resolveProcessConfig, type ProcessConfig } from './process.js';
 import { resolveSafetyConfig, type SafetyConfig } from './checks.js';

@@ -2,7 +2,7 @@
 // selectors and the supervised child) into their part of the Config. Like config.ts, every bad
 // value is a ConfigError naming the flag; it does not touch processes.
 import path from 'node:path';
-import type { RawOptions } from './cli.js';
+import type { RawOptions } from './options.js';
 import { DEFAULTS } from './defaults.js';
 import { duration, fail } from './values.js';
 import { parseDuration } from '../lib/duration.js';

@@ -6,7 +6,7 @@
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import path from 'node:path';
-import { OPTIONS, type RawOptions } from '../../src/config/cli.js';
+import { OPTIONS, type RawOptions } from '../../src/config/options.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AtomicWriter, makeTempDir, type Payload } from './atomic-writer.js';
 import { POD_START_GAP_MS } from './e2e.js';

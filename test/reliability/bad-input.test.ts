@@ -5,7 +5,8 @@
 // against OPTIONS, so a new flag without a case fails the suite.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { OPTIONS, envName, type RawOptions } from '../../src/config/cli.js';
+import { envName } from '../../src/config/env.js';
+import { OPTIONS, type RawOptions } from '../../src/config/options.js';
 import { runUsage } from '../harness/reliability.js';
 
 type Flag = keyof RawOptions;
@@ -492,7 +493,7 @@ const ALL: Case[] = [...BOOLEAN_CASES, ...VALUE_CASES, ...MISSING_CASES, ...COMB
 const PARALLEL = { concurrency: 4 };
 
 describe('every flag has a bad-input case', () => {
-  it('covers each option of OPTIONS (src/config/cli.ts) with at least one case', () => {
+  it('covers each option of OPTIONS (src/config/options.ts) with at least one case', () => {
     const covered = new Set(ALL.map((c) => c.flag));
     const missingFlags = Object.keys(OPTIONS).filter((f) => !covered.has(f as Flag));
     assert.deepEqual(missingFlags, [], 'flags without a case: add them to bad-input.test.ts');

@@ -4,7 +4,9 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { OPTIONS, envName, parse } from '../../src/config/cli.js';
+import { parse } from '../../src/config/cli.js';
+import { envName } from '../../src/config/env.js';
+import { OPTIONS } from '../../src/config/options.js';
 import { createMetrics } from '../../src/metrics/hotreload.js';
 
 const read = (file: string) => readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8');
