@@ -9,14 +9,13 @@ import { createHttpAction } from '../../src/actions/http.js';
 import { startApp, type App } from '../../src/app.js';
 import { realClock } from '../../src/lib/clock.js';
 import type { Config } from '../../src/config/config.js';
-import { resolveProcessConfig } from '../../src/config/process.js';
-import { resolveSafetyConfig } from '../../src/config/checks.js';
 import { takeSnapshot } from '../../src/volume/fingerprint.js';
 import { parseStatusSpec } from '../../src/config/http-spec.js';
 import { createMetrics } from '../../src/metrics/hotreload.js';
 import { watchPath } from '../../src/watch/watcher.js';
 import { AtomicWriter, cleanupTempDirs, makeTempDir } from '../harness/atomic-writer.js';
 import { startTarget, type Target } from '../harness/http-target.js';
+import { testConfig } from '../doubles/config.js';
 import { logSink } from '../doubles/log-sink.js';
 import { waitFor } from '../harness/wait.js';
 
@@ -33,24 +32,16 @@ async function start(
     seen.push(await read());
     return {};
   });
-  const config: Config = {
+  const config = testConfig(
     watch,
-    resyncIntervalMs: 0,
-    debounceMs: 50,
-    maxWaitMs: 1000,
-    http: [],
-    retry: { initialMs: 50, maxMs: 100, maxAttempts: 0 },
-    reloadOnStart: false,
-    dryRun: false,
-    listen: undefined,
-    metricsPath: '/metrics',
-    configmapReloadMetrics: false,
-    logLevel: 'info',
-    shutdownTimeoutMs: 1000,
-    process: resolveProcessConfig({}, [], '/'),
-    safety: resolveSafetyConfig({}, resolveProcessConfig({}, [], '/'), '/'),
-    ...overrides,
-  };
+    {
+      resyncIntervalMs: 0,
+      retry: { initialMs: 50, maxMs: 100, maxAttempts: 0 },
+      listen: undefined,
+      ...overrides,
+    },
+    ['--debounce', '50ms', '--max-wait', '1s', '--shutdown-timeout', '1s'],
+  );
   const sink = logSink();
   const action = createHttpAction({
     url: new URL(`${target.url}/-/reload`),
