@@ -1,12 +1,12 @@
 // Wires one running hotreload from a Config and its dependencies: a watcher per path feeding
-// the Debouncer, the Pipeline it runs, the periodic resync, and the server. It owns start-up and
+// the RunScheduler, the Pipeline it runs, the periodic resync, and the server. It owns start-up and
 // shutdown order; it does not parse options or choose exit codes (main.ts does).
 import type { Logger } from 'pino';
 import type { Action } from './actions/action.js';
 import { rehearse } from './reload/rehearsal.js';
 import type { Clock, TimerHandle } from './lib/clock.js';
 import type { Config } from './config/config.js';
-import { Debouncer } from './reload/debounce.js';
+import { RunScheduler } from './reload/scheduler.js';
 import { Fingerprinter, type Snapshot, type SnapshotOptions } from './volume/fingerprint.js';
 import { liveness, readiness } from './serve/health.js';
 import type { AppliedStore } from './reload/applied-store.js';
@@ -70,18 +70,24 @@ export async function startApp(deps: AppDeps, stop?: AbortSignal): Promise<App> 
   // What happens is told to one observer: the metrics and the log implement it.
   const observer = observers(metricsObserver(metrics, clock), logObserver(log));
   const fingerprinter = new Fingerprinter(config.watch, deps.takeSnapshot);
-  // Every run goes through the debouncer, with its reasons. It is held until the initial
-  // fingerprint is taken: an event on a path already watched while another is still being set up
-  // must not run before (it would compare against nothing); it runs once the hold ends.
-  const debouncer = new Debouncer((reasons) => pipeline.run(reasons), {
+  // Every run goes through the scheduler, with its reasons, and every timer that leads to one
+  // (quiet period, resync, retries) is set there. It is held until the initial fingerprint is
+  // taken: an event on a path already watched while another is still being set up must not run
+  // before (it would compare against nothing); it runs once the hold ends.
+  const scheduler: RunScheduler = new RunScheduler((reasons) => pipeline.run(reasons), {
     quietMs: config.debounceMs,
     maxWaitMs: config.maxWaitMs,
     clock,
     onError: (err) => log.error({ err: errorFields(err) }, 'reload run failed unexpectedly'),
     whileBusy: () => void pipeline.checkSuperseded(),
     held: true,
+    resyncIntervalMs: config.resyncIntervalMs,
+    // A directory replaced or mounted over without an event the watch could see is watched anew.
+    beforeResync: () => {
+      for (const w of watchers) void w.recheck();
+    },
   });
-  const pipeline = new Pipeline({
+  const pipeline: Pipeline = new Pipeline({
     takeSnapshot: (fresh) => fingerprinter.snapshot(fresh),
     validators: deps.validators ?? [],
     actions: deps.actions,
@@ -90,7 +96,7 @@ export async function startApp(deps: AppDeps, stop?: AbortSignal): Promise<App> 
     clock,
     random: deps.random,
     observer,
-    requestRun: (reason) => debouncer.runNow(reason),
+    schedule: (reason, delayMs, onDue): TimerHandle => scheduler.after(reason, delayMs, onDue),
     dryRun: config.dryRun,
     changedDuringPod: deps.changedDuringPod,
   });
@@ -103,13 +109,13 @@ export async function startApp(deps: AppDeps, stop?: AbortSignal): Promise<App> 
       onEvent: (e) => {
         fingerprinter.note(e.watchPath, e.below);
         observer.watchEvent({ watchPath: e.watchPath, event: e.event, path: e.path });
-        debouncer.trigger('change');
+        scheduler.trigger('change');
       },
       onError: (err) => observer.watchError(p, errorFields(err)),
     }),
   );
   const abandon = async () => {
-    debouncer.stop();
+    scheduler.stop();
     pipeline.stop();
     await Promise.all(watchers.map((w) => w.close()));
   };
@@ -126,13 +132,8 @@ export async function startApp(deps: AppDeps, stop?: AbortSignal): Promise<App> 
     await abandon();
     throw err;
   }
-  debouncer.release();
-  if (runAtOnce) debouncer.runNow('start');
-  const resync = startResync(clock, config.resyncIntervalMs, () => {
-    // A directory replaced or mounted over without an event the watch could see is watched anew.
-    for (const w of watchers) void w.recheck();
-    debouncer.trigger('resync');
-  });
+  scheduler.release();
+  if (runAtOnce) scheduler.runNow('start');
 
   const status = () => ({
     version: deps.version,
@@ -158,8 +159,7 @@ export async function startApp(deps: AppDeps, stop?: AbortSignal): Promise<App> 
       }));
   } catch (err) {
     await Promise.all(watchers.map((w) => w.close()));
-    resync.cancel();
-    debouncer.stop();
+    scheduler.stop();
     throw err;
   }
   const initial = pipeline.status();
@@ -180,20 +180,19 @@ export async function startApp(deps: AppDeps, stop?: AbortSignal): Promise<App> 
     resync(reason) {
       log.info({ reason }, 'resync requested');
       for (const w of watchers) void w.recheck();
-      debouncer.runNow('resync');
+      scheduler.runNow('resync');
     },
     async stop(timeoutMs) {
-      resync.cancel();
-      debouncer.stop();
+      scheduler.stop();
       pipeline.stop();
       await Promise.all(watchers.map((w) => w.close()));
-      if (debouncer.busy) {
+      if (scheduler.busy) {
         log.info({ timeoutMs }, 'waiting for the in-flight reload before exiting');
-        const finished = await raceTimeout(clock, debouncer.settled(), timeoutMs);
+        const finished = await raceTimeout(clock, scheduler.settled(), timeoutMs);
         if (!finished) {
           log.warn({ timeoutMs }, 'in-flight reload did not finish in time; aborting it');
           pipeline.abortInFlight();
-          await raceTimeout(clock, debouncer.settled(), ABORT_GRACE_MS);
+          await raceTimeout(clock, scheduler.settled(), ABORT_GRACE_MS);
         }
       }
       // The state file is on an emptyDir; one that does not answer does not hold the stop.
@@ -210,19 +209,6 @@ async function warnAboutSubPaths(deps: AppDeps): Promise<void> {
       'this is a subPath mount: Kubernetes never updates it; mount the whole volume instead (kubernetes#50345)',
     );
   }
-}
-
-/** Triggers a run every `intervalMs` (0: never). */
-function startResync(clock: Clock, intervalMs: number, trigger: () => void): TimerHandle {
-  let timer: TimerHandle | undefined;
-  const arm = () => {
-    timer = clock.setTimeout(() => {
-      trigger();
-      arm();
-    }, intervalMs);
-  };
-  if (intervalMs > 0) arm();
-  return { cancel: () => timer?.cancel() };
 }
 
 /** True when `p` settled within `ms`; false when the time ran out or `stop` aborted first. */

@@ -5,10 +5,10 @@
 // full jitter) and its outcome; one failing target does not hold back the others of its kind.
 // Kinds run in a fixed order (exec, http, signal, restart, then verification, then exit): a later
 // kind waits until every target of the earlier ones holds the content. It does not watch files or
-// debounce: the Debouncer decides when a run happens, and this file decides what a run does.
+// debounce: the RunScheduler decides when a run happens, and this file decides what a run does.
 import type { Action, Delivered, ReloadContext } from '../actions/action.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
-import type { RunReason } from './debounce.js';
+import type { RunReason } from './scheduler.js';
 import { pause, type Clock, type TimerHandle } from '../lib/clock.js';
 import { decide, decideAtStart, type Decision, type DeliveryState } from './decide.js';
 import { ReloadError, codeOf, errorFields, type ErrorFields } from '../lib/errors.js';
@@ -45,8 +45,11 @@ export interface PipelineDeps {
   readonly random: () => number;
   /** Told what happens: the metrics and the log (observer.ts). */
   readonly observer: ReloadObserver;
-  /** Asks for a run outside the quiet period (the Debouncer's runNow): a retry is due. */
-  readonly requestRun: (reason: 'retry') => void;
+  /**
+   * A retry in `delayMs` (the RunScheduler's after()): `onDue` is called when it is due, then a
+   * run follows. The pipeline sets no timer of its own.
+   */
+  readonly schedule: (reason: 'retry', delayMs: number, onDue?: () => void) => TimerHandle;
   /** --dry-run: the actions only log; outcomes are counted as dry_run, never as success. */
   readonly dryRun?: boolean;
   /**
@@ -345,10 +348,7 @@ export class Pipeline {
       // Not left to the next event or resync: a retry that was due would wait for them (and
       // with --resync-interval 0, for ever).
       this.fingerprintFailed(err);
-      this.fingerprintRetry = this.deps.clock.setTimeout(
-        () => this.deps.requestRun('retry'),
-        this.fingerprinting!.retryInMs,
-      );
+      this.fingerprintRetry = this.deps.schedule('retry', this.fingerprinting!.retryInMs);
       this.syncGauges();
       return;
     }
@@ -551,7 +551,7 @@ export class Pipeline {
   }
 
   /**
-   * Newer content may have arrived while an attempt is in flight (the Debouncer calls this once
+   * Newer content may have arrived while an attempt is in flight (the RunScheduler calls this once
    * the quiet period after an event is over). When it has, the attempt's waits end now: the
    * newer content is delivered next rather than after a verification of the older one.
    */
@@ -735,10 +735,7 @@ export class Pipeline {
       attempt,
       retryAt: clock.now() + delayMs,
       due: false,
-      timer: clock.setTimeout(() => {
-        pending.due = true;
-        this.deps.requestRun('retry');
-      }, delayMs),
+      timer: this.deps.schedule('retry', delayMs, () => (pending.due = true)),
     };
     d.pending = pending;
     return { kind: 'retry', retryInMs: delayMs };

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { Action } from '../../../src/actions/action.js';
 import { pause } from '../../../src/lib/clock.js';
-import { Debouncer } from '../../../src/reload/debounce.js';
+import { RunScheduler } from '../../../src/reload/scheduler.js';
 import { ReloadError } from '../../../src/lib/errors.js';
 import type { Snapshot } from '../../../src/volume/fingerprint.js';
 import { createMetrics } from '../../../src/metrics/hotreload.js';
@@ -35,7 +35,7 @@ function setup(actions: Action[], opts: { dryRun?: boolean; changedDuringPod?: b
   const sink = logSink();
   const metrics = createMetrics('test', { processMetrics: false });
   let content = 'v1';
-  const debouncer: Debouncer = new Debouncer((reasons) => pipeline.run(reasons), {
+  const debouncer: RunScheduler = new RunScheduler((reasons) => pipeline.run(reasons), {
     quietMs: 100,
     maxWaitMs: 1000,
     clock,
@@ -49,7 +49,7 @@ function setup(actions: Action[], opts: { dryRun?: boolean; changedDuringPod?: b
     clock,
     random: () => 1,
     observer: reloadObserver(metrics, sink.log, clock),
-    requestRun: (reason) => debouncer.runNow(reason),
+    schedule: (reason, delayMs, onDue) => debouncer.after(reason, delayMs, onDue),
     dryRun: opts.dryRun,
     changedDuringPod: () => Promise.resolve(opts.changedDuringPod ?? false),
   });

@@ -88,7 +88,11 @@ function setup(opts: { validators?: Validator[]; store?: AppliedStore } = {}) {
     clock,
     random: () => 1,
     observer: reloadObserver(metrics, sink.log, clock),
-    requestRun: () => void pipeline.run(),
+    schedule: (_reason, delayMs, onDue) =>
+      clock.setTimeout(() => {
+        onDue?.();
+        void pipeline.run();
+      }, delayMs),
   });
   return {
     clock,
@@ -198,7 +202,7 @@ describe('the applied fingerprint across restarts (--state-file)', () => {
       clock: new FakeClock(),
       random: () => 1,
       observer: reloadObserver(createMetrics('test', { processMetrics: false }), logSink().log),
-      requestRun: () => undefined,
+      schedule: () => ({ cancel: () => undefined }),
     });
     assert.equal(await pipeline.init(false), true);
     await pipeline.run();

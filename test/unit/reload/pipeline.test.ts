@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { Debouncer } from '../../../src/reload/debounce.js';
+import { RunScheduler } from '../../../src/reload/scheduler.js';
 import type { Snapshot } from '../../../src/volume/fingerprint.js';
 import { createMetrics } from '../../../src/metrics/hotreload.js';
 import { reloadObserver } from '../../doubles/observer.js';
@@ -45,7 +45,7 @@ function setup(opts: { retry?: Partial<RetryPolicy>; actions?: number; quietMs?:
   /** null: the watched path /cfg is gone. */
   let content: Record<string, string> | null = { '/cfg/app.yaml': 'v1' };
   let snapshots = 0;
-  const debouncer: Debouncer = new Debouncer((reasons) => pipeline.run(reasons), {
+  const debouncer: RunScheduler = new RunScheduler((reasons) => pipeline.run(reasons), {
     quietMs: opts.quietMs ?? 100,
     maxWaitMs: 1000,
     clock,
@@ -61,7 +61,7 @@ function setup(opts: { retry?: Partial<RetryPolicy>; actions?: number; quietMs?:
     clock,
     random: () => 1, // the longest delay full jitter allows, so times are exact
     observer: reloadObserver(metrics, sink.log, clock),
-    requestRun: (reason) => debouncer.runNow(reason),
+    schedule: (reason, delayMs, onDue) => debouncer.after(reason, delayMs, onDue),
   });
   const d = debouncer;
   return {
@@ -400,7 +400,12 @@ describe('Pipeline', () => {
       clock,
       random: () => 1,
       observer: reloadObserver(metrics, sink.log, clock),
-      requestRun: () => requested++,
+      // A timer of the test's own that counts the runs asked for.
+      schedule: (_reason, delayMs, onDue) =>
+        clock.setTimeout(() => {
+          onDue?.();
+          requested++;
+        }, delayMs),
     });
     let requested = 0;
     // The initial fingerprint is tried again until it is taken, not fatal.
@@ -440,7 +445,7 @@ describe('Pipeline', () => {
       clock,
       random: () => 1,
       observer: reloadObserver(createMetrics('test', { processMetrics: false }), logSink().log),
-      requestRun: () => undefined,
+      schedule: () => ({ cancel: () => undefined }),
     });
     const stop = new AbortController();
     const init = p.init(false, stop.signal);

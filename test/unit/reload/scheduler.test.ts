@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Debouncer } from '../../../src/reload/debounce.js';
+import { RunScheduler } from '../../../src/reload/scheduler.js';
 import { FakeClock } from '../../doubles/fake-clock.js';
 
 function setup(quietMs = 300, maxWaitMs = 1000, runMs = 0) {
   const clock = new FakeClock();
   const runs: number[] = [];
   const errors: unknown[] = [];
-  const d = new Debouncer(
+  const d = new RunScheduler(
     async () => {
       runs.push(clock.now());
       if (runMs > 0) await new Promise<void>((r) => clock.setTimeout(r, runMs));
@@ -17,7 +17,7 @@ function setup(quietMs = 300, maxWaitMs = 1000, runMs = 0) {
   return { clock, runs, errors, d, t0: clock.now() };
 }
 
-describe('Debouncer', () => {
+describe('RunScheduler', () => {
   it('runs once the quiet period has passed without another trigger', async () => {
     const { clock, runs, d, t0 } = setup();
     d.trigger();
@@ -77,7 +77,7 @@ describe('Debouncer', () => {
     const clock = new FakeClock();
     let active = 0;
     let maxActive = 0;
-    const d = new Debouncer(
+    const d = new RunScheduler(
       async () => {
         active++;
         maxActive = Math.max(maxActive, active);
@@ -106,7 +106,7 @@ describe('Debouncer', () => {
     const clock = new FakeClock();
     const errors: unknown[] = [];
     let n = 0;
-    const d = new Debouncer(
+    const d = new RunScheduler(
       () => (++n === 1 ? Promise.reject(new Error('boom')) : Promise.resolve()),
       { quietMs: 10, maxWaitMs: 100, clock, onError: (e) => errors.push(e) },
     );
@@ -129,11 +129,11 @@ describe('Debouncer', () => {
   });
 });
 
-describe('Debouncer: reasons and hold', () => {
+describe('RunScheduler: reasons and hold', () => {
   function withReasons(held = false) {
     const clock = new FakeClock();
     const runs: string[][] = [];
-    const d = new Debouncer(
+    const d = new RunScheduler(
       (reasons) => {
         runs.push([...reasons].sort());
         return Promise.resolve();
@@ -162,5 +162,69 @@ describe('Debouncer: reasons and hold', () => {
     d.runNow('start');
     await clock.tick(0);
     assert.deepEqual(runs, [['change', 'start']]);
+  });
+});
+
+describe('RunScheduler: the loop timers', () => {
+  function loop(resyncIntervalMs = 0) {
+    const clock = new FakeClock();
+    const runs: string[][] = [];
+    let rechecks = 0;
+    const s = new RunScheduler(
+      (reasons) => {
+        runs.push([...reasons].sort());
+        return Promise.resolve();
+      },
+      {
+        quietMs: 100,
+        maxWaitMs: 1000,
+        clock,
+        onError: (e) => assert.fail(String(e)),
+        held: true,
+        resyncIntervalMs,
+        beforeResync: () => rechecks++,
+      },
+    );
+    return { clock, runs, s, rechecks: () => rechecks };
+  }
+
+  it('after() runs for its reason when due, calling onDue first; a cancelled one never runs', async () => {
+    const { clock, runs, s } = loop();
+    s.release();
+    const due: string[] = [];
+    s.after('retry', 500, () => due.push('a'));
+    s.after('retry', 700, () => due.push('b')).cancel();
+    await clock.tick(499);
+    assert.deepEqual(runs, []);
+    await clock.tick(1);
+    assert.deepEqual(due, ['a']);
+    assert.deepEqual(runs, [['retry']]);
+    await clock.tick(1000);
+    assert.deepEqual(runs, [['retry']]);
+  });
+
+  it('resyncs every interval once released, after the quiet period, rechecking first', async () => {
+    const { clock, runs, s, rechecks } = loop(1000);
+    await clock.tick(3000);
+    assert.deepEqual(runs, [], 'held: no resync before the initial fingerprint');
+    s.release();
+    await clock.tick(1000);
+    assert.equal(rechecks(), 1);
+    assert.deepEqual(runs, []);
+    await clock.tick(100);
+    assert.deepEqual(runs, [['resync']]);
+    await clock.tick(1000);
+    assert.equal(rechecks(), 2);
+  });
+
+  it('stop() cancels every timer it set: quiet period, retries and the resync', async () => {
+    const { clock, runs, s, rechecks } = loop(1000);
+    s.release();
+    s.trigger('change');
+    s.after('retry', 300);
+    s.stop();
+    await clock.tick(10_000);
+    assert.deepEqual(runs, []);
+    assert.equal(rechecks(), 0);
   });
 });

@@ -1,6 +1,8 @@
-// Turns a stream of "maybe changed" triggers into single-flight runs: a run starts after a quiet
-// period (`quietMs` without a trigger) or, under continuous change, at most `maxWaitMs` after the
-// first trigger. A trigger during a run schedules exactly one more run after it, and once its
+// The reload loop's clock: every run goes through here, and every timer that leads to one (the
+// quiet period, the periodic resync, a retry's backoff) is set here, so stopping this stops them
+// all. It turns a stream of "maybe changed" triggers into single-flight runs: a run starts after a
+// quiet period (`quietMs` without a trigger) or, under continuous change, at most `maxWaitMs` after
+// the first trigger. A trigger during a run schedules exactly one more run after it, and once its
 // quiet period is over tells `whileBusy` (so the run in flight can stop waiting for an outcome
 // that newer content makes moot). Each run is told why it runs: the reasons of every request it
 // answers (a change, a resync, a retry, the start). While held (until start-up is done), requests
@@ -14,7 +16,7 @@ import type { Clock, TimerHandle } from '../lib/clock.js';
  */
 export type RunReason = 'change' | 'resync' | 'retry' | 'start';
 
-export interface DebounceOptions {
+export interface SchedulerOptions {
   readonly quietMs: number;
   readonly maxWaitMs: number;
   readonly clock: Clock;
@@ -24,9 +26,12 @@ export interface DebounceOptions {
   readonly whileBusy?: () => void;
   /** Start held: requests are kept, and the first run waits for release(). */
   readonly held?: boolean;
+  /** A 'resync' this often once released (0 or absent: never); `beforeResync` is called first. */
+  readonly resyncIntervalMs?: number;
+  readonly beforeResync?: () => void;
 }
 
-export class Debouncer {
+export class RunScheduler {
   private firstAt: number | undefined;
   private lastAt: number | undefined;
   private forceAt: number | undefined;
@@ -38,10 +43,12 @@ export class Debouncer {
   private held: boolean;
   /** The reasons of the requests the next run answers. */
   private reasons = new Set<RunReason>();
+  /** Timers set with after() (retries) and the resync's, cancelled by stop(). */
+  private readonly timers = new Set<TimerHandle>();
 
   constructor(
     private readonly run: (reasons: ReadonlySet<RunReason>) => Promise<void>,
-    private readonly opts: DebounceOptions,
+    private readonly opts: SchedulerOptions,
   ) {
     this.held = opts.held ?? false;
   }
@@ -65,10 +72,49 @@ export class Debouncer {
     this.schedule();
   }
 
-  /** Ends the hold: what was requested meanwhile runs now, as it would have. */
+  /** Ends the hold: what was requested meanwhile runs now, as it would have; resyncs begin. */
   release(): void {
     this.held = false;
+    this.armResync();
     this.schedule();
+  }
+
+  /**
+   * A run for `reason` in `delayMs`, skipping the quiet period (a retry's backoff); `onDue` is
+   * called first. Cancel the handle to drop it; stop() drops every one.
+   */
+  after(reason: RunReason, delayMs: number, onDue?: () => void): TimerHandle {
+    return this.setTimer(delayMs, () => {
+      onDue?.();
+      this.runNow(reason);
+    });
+  }
+
+  /** A timer stop() cancels. */
+  private setTimer(delayMs: number, fire: () => void): TimerHandle {
+    const timer = this.opts.clock.setTimeout(() => {
+      this.timers.delete(handle);
+      fire();
+    }, delayMs);
+    const handle: TimerHandle = {
+      cancel: () => {
+        this.timers.delete(handle);
+        timer.cancel();
+      },
+    };
+    this.timers.add(handle);
+    return handle;
+  }
+
+  /** The periodic resync: a request like an event's (it waits for the quiet period). */
+  private armResync(): void {
+    const every = this.opts.resyncIntervalMs ?? 0;
+    if (every <= 0 || this.stopped) return;
+    this.setTimer(every, () => {
+      this.opts.beforeResync?.();
+      this.trigger('resync');
+      this.armResync();
+    });
   }
 
   /** True while a run is in flight or one is scheduled. */
@@ -84,6 +130,7 @@ export class Debouncer {
   /** Cancels what is scheduled; a run in flight goes on (await settled()). */
   stop(): void {
     this.stopped = true;
+    for (const t of [...this.timers]) t.cancel();
     this.timer?.cancel();
     this.timer = undefined;
     this.busyTimer?.cancel();
