@@ -20,6 +20,7 @@ import { stalledCalls } from './volume/fingerprint-fs.js';
 import { lateReads } from './lib/small-file.js';
 import { changedDuringPod } from './volume/pod-start.js';
 import { createLogger, stdoutOutput, type LogOutput, type Logger } from './lib/log.js';
+import { logfmtOutput } from './lib/logfmt.js';
 import { createMetrics } from './metrics/hotreload.js';
 import { readMounts, subPathMounts } from './volume/mountinfo.js';
 import { parseSignal } from './process/signals.js';
@@ -47,7 +48,7 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     process.stderr.write(`hotreload: ${err.message}${source}\nRun 'hotreload --help' for usage.\n`);
     return 2;
   }
-  const output = stdoutOutput();
+  const output = config.logFormat === 'logfmt' ? logfmtOutput(stdoutOutput()) : stdoutOutput();
   const log = createLogger(config.logLevel, output);
   try {
     return await run(config, log, output, env);
@@ -82,7 +83,8 @@ async function run(
     config.process.command.length > 0
       ? new Supervisor(config.process.command, { env, log, clock: realClock })
       : undefined;
-  let requestExit!: (code: number) => void;
+  // --exit's request, once the actions exist and it has run.
+  let exitRequested!: (code: number) => void;
   const resync = { now: (): void => undefined };
   // Signals are handled before anything starts, so one arriving during start-up is not fatal. A
   // second stop signal is only logged: Node's default action would end hotreload at once and
@@ -98,7 +100,7 @@ async function run(
         });
       }
     }),
-    new Promise((resolve) => (requestExit = (code) => resolve({ kind: 'exit-action', code }))),
+    new Promise((resolve) => (exitRequested = (code) => resolve({ kind: 'exit-action', code }))),
     ...(supervisor
       ? [supervisor.exitedOnItsOwn.then((exit): Ending => ({ kind: 'child-exited', exit }))]
       : []),
@@ -121,7 +123,7 @@ async function run(
       configmapReload: config.configmapReloadMetrics,
       logDropped: () => output.dropped,
     });
-    const actions = createActions(config, {
+    const { actions, exitRequested: exitAsked } = createActions(config, {
       supervisor,
       kill: (pid, signal) => process.kill(pid, signal),
       selfPid: process.pid,
@@ -129,9 +131,9 @@ async function run(
       env,
       clock: realClock,
       log,
-      requestExit,
       observeHttp: metrics.configmapReload?.request,
     });
+    void exitAsked?.then(exitRequested);
     log.info(
       {
         version: VERSION,

@@ -26,12 +26,17 @@ export interface ActionDeps {
   readonly env: NodeJS.ProcessEnv;
   readonly clock: Clock;
   readonly log: Logger;
-  readonly requestExit: (code: number) => void;
   /** Told how each reload request went (--configmap-reload-metrics). */
   readonly observeHttp?: (outcome: HttpOutcome) => void;
 }
 
-export function createActions(config: Config, deps: ActionDeps): Action[] {
+/** The actions in their order, and with --exit, the exit it asks for once it has run. */
+export interface BuiltActions {
+  readonly actions: Action[];
+  readonly exitRequested: Promise<number> | undefined;
+}
+
+export function createActions(config: Config, deps: ActionDeps): BuiltActions {
   const p = config.process;
   // Which processes the process actions work on, chosen here once.
   const where = { procRoot: p.procRoot, selfPid: deps.selfPid, clock: deps.clock };
@@ -93,16 +98,16 @@ export function createActions(config: Config, deps: ActionDeps): Action[] {
       }),
     );
   }
+  let exitRequested: Promise<number> | undefined;
   if (p.exit) {
-    actions.push(
-      createExitAction({
-        code: p.exit.code,
-        child,
-        stopSignal: p.stopSignal,
-        stopTimeoutMs: p.stopTimeoutMs,
-        requestExit: deps.requestExit,
-      }),
-    );
+    const exit = createExitAction({
+      code: p.exit.code,
+      child,
+      stopSignal: p.stopSignal,
+      stopTimeoutMs: p.stopTimeoutMs,
+    });
+    exitRequested = exit.requested;
+    actions.push(exit);
   }
-  return actions;
+  return { actions, exitRequested };
 }

@@ -1,6 +1,6 @@
-// --exit [CODE]: on change, stops the supervised child (if any) and asks hotreload to exit with
+// --exit [CODE]: on change, stops the supervised child (if any) and resolves `requested` with
 // CODE, so the kubelet restarts the container with the new configuration. Exiting itself is
-// main's job; this only asks. A supervised child that started after the content was written
+// main's job: it reads `requested`; this calls nothing back. A supervised child that started after the content was written
 // already runs it: nothing to do.
 import type { SignalSpec } from '../process/signals.js';
 import type { Supervisor } from '../process/supervisor.js';
@@ -13,12 +13,19 @@ export interface ExitActionOptions {
   readonly child: { readonly targets: ProcessTargets; readonly supervisor: Supervisor } | undefined;
   readonly stopSignal: SignalSpec;
   readonly stopTimeoutMs: number;
-  readonly requestExit: (code: number) => void;
 }
 
-export function createExitAction(opts: ExitActionOptions): Action {
+/** The --exit action, and the exit it asks for: main ends hotreload with that code. */
+export interface ExitAction extends Action {
+  readonly requested: Promise<number>;
+}
+
+export function createExitAction(opts: ExitActionOptions): ExitAction {
   const { child } = opts;
+  let ask!: (code: number) => void;
+  const requested = new Promise<number>((resolve) => (ask = resolve));
   return {
+    requested,
     kind: 'exit',
     target: `exit ${opts.code}`,
     // What a restart of this container delivers to: the child. Without one, exiting at start
@@ -30,7 +37,7 @@ export function createExitAction(opts: ExitActionOptions): Action {
         if (olderThan(running, ctx.writtenAt).length === 0) return 'had-it';
       }
       await child?.supervisor.stop(opts.stopSignal, opts.stopTimeoutMs);
-      opts.requestExit(opts.code);
+      ask(opts.code);
     },
   };
 }

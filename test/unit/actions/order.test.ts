@@ -12,7 +12,7 @@ function kinds(argv: string[]): string[] {
   assert.equal(parsed.kind, 'run');
   if (parsed.kind !== 'run') return [];
   const config = resolveConfig(parsed.options, '/', parsed.command);
-  const actions = createActions(config, {
+  const { actions } = createActions(config, {
     supervisor: undefined,
     kill: () => assert.fail('no kill while building'),
     selfPid: 1234,
@@ -20,7 +20,6 @@ function kinds(argv: string[]): string[] {
     env: {},
     clock: new FakeClock(),
     log: logSink().log,
-    requestExit: () => assert.fail('no exit while building'),
   });
   return actions.map((a) => a.kind);
 }
