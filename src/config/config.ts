@@ -50,6 +50,7 @@ export interface Config {
   /** Also export configmap-reload's metric names (--configmap-reload-metrics). */
   readonly configmapReloadMetrics: boolean;
   readonly logLevel: LogLevel;
+  readonly logFormat: 'json' | 'logfmt';
   readonly shutdownTimeoutMs: number;
   readonly process: ProcessConfig;
   readonly safety: SafetyConfig;
@@ -169,6 +170,9 @@ export function resolveConfig(
       raw['retry-max'] ?? DEFAULTS.retryMax,
       `must be at least --retry-initial (${raw['retry-initial'] ?? DEFAULTS.retryInitial})`,
     );
+  const logFormat = v('log-format', DEFAULTS.logFormat);
+  if (logFormat !== 'json' && logFormat !== 'logfmt')
+    throw new ConfigError('log-format', logFormat, 'expected json or logfmt');
   const logLevel = v('log-level', DEFAULTS.logLevel);
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel))
     throw new ConfigError('log-level', logLevel, `expected one of ${LOG_LEVELS.join(', ')}`);
@@ -219,6 +223,7 @@ export function resolveConfig(
     metricsPath,
     configmapReloadMetrics: raw['configmap-reload-metrics'] ?? false,
     logLevel: logLevel as LogLevel,
+    logFormat,
     process: processConfig,
     safety: resolveSafetyConfig(raw, processConfig, cwd),
     shutdownTimeoutMs: duration(

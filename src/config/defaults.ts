@@ -13,6 +13,7 @@ export const DEFAULTS = {
   listen: ':9533',
   metricsPath: '/metrics',
   logLevel: 'info',
+  logFormat: 'json',
   shutdownTimeout: '5s',
   stopSignal: 'TERM',
   stopTimeout: '10s',

@@ -24,6 +24,7 @@ export interface RawOptions {
   'metrics-path'?: string;
   'configmap-reload-metrics'?: boolean;
   'log-level'?: string;
+  'log-format'?: string;
   'shutdown-timeout'?: string;
   signal?: string;
   restart?: boolean;
@@ -199,6 +200,13 @@ export const OPTIONS: Record<keyof RawOptions, Def> = {
     type: 'string',
     defaultDescription: DEFAULTS.logLevel,
     describe: 'trace, debug, info, warn, error, fatal or silent.',
+  },
+  'log-format': {
+    group: SERVER,
+    type: 'string',
+    defaultDescription: DEFAULTS.logFormat,
+    describe:
+      'json (one JSON object per line) or logfmt (key=value, as prometheus-config-reloader and go-kit write).',
   },
   'shutdown-timeout': {
     group: GENERAL,

@@ -36,7 +36,6 @@ const FOREIGN_FLAGS: Readonly<Record<string, string>> = {
   'listen-address': 'use --listen (e.g. --listen=:8080)',
   'reload-method':
     "use --http-url for 'http', or --signal HUP with --process-name prometheus for 'signal'",
-  'log-format': 'hotreload writes JSON log lines; leave it out',
   'config-file':
     'hotreload does not render configuration files; watch the directory holding it with --watch',
   'config-envsubst-file':

@@ -220,6 +220,36 @@ describe('hotreload CLI end to end', () => {
     await hr.stop();
   });
 
+  it('--log-format logfmt writes every line as logfmt, a reload included', async () => {
+    const { dir, writer } = await volume();
+    const t = await target();
+    const hr = startHotreload([
+      '--watch',
+      dir,
+      '--http-url',
+      `${t.url}/-/reload`,
+      '--debounce',
+      '50ms',
+      '--listen',
+      '',
+      '--log-format',
+      'logfmt',
+    ]);
+    await hr.waitForLog((r) => r.msg.includes('msg="hotreload started"'), 10_000);
+    await writer.write({ 'app.conf': 'v2' });
+    await hr.waitForLog((r) => r.msg.includes('msg="reload succeeded"'), 10_000);
+    assert.deepEqual(await hr.stop(), { code: 0, signal: null });
+    // Not one JSON line: each is `ts=… level=… msg=…` and key=value pairs.
+    assert.ok(hr.logs.length >= 4, `${hr.logs.length} lines`);
+    for (const r of hr.logs) {
+      assert.equal(r.level, 'raw', `a JSON line: ${JSON.stringify(r)}`);
+      assert.match(r.msg, /^ts=\S+ level=(trace|debug|info|warn|error|fatal) msg=/);
+    }
+    const ok = hr.logs.find((r) => r.msg.includes('msg="reload succeeded"'))!;
+    assert.match(ok.msg, / action=http /);
+    assert.match(ok.msg, / attempt=1 /);
+  });
+
   it("works with configmap-reload's flags unchanged", async () => {
     const { dir, writer } = await volume();
     const t = await target();

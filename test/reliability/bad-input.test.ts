@@ -174,6 +174,8 @@ const VALUE_CASES: Case[] = [
   envCase('listen', 'localhost', 'no port'),
   flagCase('metrics-path', 'metrics', 'no leading /'),
   flagCase('log-level', 'loud', 'not a level'),
+  flagCase('log-format', 'text', 'not a format'),
+  envCase('log-format', 'LOGFMT', 'upper case'),
   envCase('log-level', 'INFO', 'upper case'),
   flagCase('shutdown-timeout', 'later', 'not a duration'),
   flagCase('signal', 'FOO', 'not a signal'),
@@ -436,7 +438,6 @@ const STRAY_CASES: StrayCase[] = [
   ...[
     ['--listen-address=:8080', '--listen'],
     ['--reload-method=signal', '--signal HUP'],
-    ['--log-format=logfmt', 'JSON'],
     ['--config-file=/etc/prometheus/prometheus.yml.gz', '--watch'],
     ['--config-envsubst-file=/etc/prometheus/config_out/prometheus.env.yaml', '--watch'],
     ['--reload-timeout=30s', '--http-timeout'],
