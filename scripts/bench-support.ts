@@ -262,8 +262,8 @@ export function fillerKeys(count: number, bytes: number): Payload {
 
 /**
  * A kubelet-style volume in a temp dir holding `initial` under KEY and the `filler` keys. The
- * time a swap returns is taken in AtomicWriter's 'dir-written' step, right before `..data_tmp`
- * is made and renamed over `..data` (the commit). Not after the rename returned: the request it
+ * time a swap returns is taken in AtomicWriter's 'linked' step, right before `..data_tmp` is
+ * renamed over `..data` (the commit). Not after the rename returned: the request it
  * causes can reach this process's event loop before the rename's completion does, which made
  * latencies come out negative.
  */
@@ -275,7 +275,7 @@ export async function makeVolume(
   const dir = await makeTempDir(`bench-${name}`);
   let committedAt = Number.NaN;
   const writer = new AtomicWriter(dir, (step) => {
-    if (step === 'dir-written') committedAt = performance.now();
+    if (step === 'linked') committedAt = performance.now();
     return Promise.resolve();
   });
   await writer.write({ ...filler, [KEY]: initial });

@@ -11,7 +11,7 @@
 //   a POST with node:http; run with hotreload's own Node flags, so the difference is what
 //   hotreload does rather than how Node is tuned. Bare Node is `node -e "console.log('ready')"`.
 // - Volumes are written the kubelet's way (test/harness/atomic-writer.ts). t0 is taken right
-//   before the commit (the symlink ..data_tmp, renamed over ..data); t1 when the reload request arrived at the
+//   before the commit (the rename of ..data_tmp over ..data); t1 when the reload request arrived at the
 //   target, which runs in this process. Each subject has its own volume and target; swaps are
 //   sequential and alternate between the subjects, each waiting for its request.
 // - CPU is the sum of the process's threads' schedstat (ns) over a run, divided by its swaps;
@@ -81,7 +81,7 @@ const BURST_QUIET_MS = 3000;
 const BURST_LIMIT_MS = 30_000;
 const STARTUP_RUNS = 11;
 /** Fresh processes for the first-versus-tenth figure, and the quiet before the first swap. */
-const FIRST_RUNS = 5;
+const FIRST_RUNS = 11;
 const FIRST_SWAPS = 10;
 const FIRST_IDLE_MS = 1000;
 const FIRST_GAP_MS = 200;
@@ -767,7 +767,7 @@ function header(): string {
       "generation, POST with node:http; run with hotreload's Node flags), " +
       'bare node (`node -e "console.log(\'ready\')"`), ' +
       'or as the row says',
-    '- swaps: the kubelet way; t0 right before the commit (symlink ..data_tmp, rename over ..data), t1 at ' +
+    '- swaps: the kubelet way; t0 right before the commit (the rename of ..data_tmp over ..data), t1 at ' +
       'the request arrival at an in-process target; sequential, alternating between subjects, each ' +
       'waiting for its request',
     '- CPU: sum over the process threads of /proc/PID/task/*/schedstat across a run, per swap; ' +

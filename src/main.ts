@@ -134,6 +134,12 @@ async function run(
       observeHttp: metrics.configmapReload?.request,
     });
     void exitAsked?.then(exitRequested);
+    if (config.tls?.insecure) {
+      log.warn(
+        { flag: '--http-insecure-skip-verify' },
+        "https:// servers' certificates are not checked: anyone on the path can answer the reload and verify requests; give --http-ca-file instead",
+      );
+    }
     log.info(
       {
         version: VERSION,

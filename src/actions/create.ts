@@ -95,6 +95,8 @@ export function createActions(config: Config, deps: ActionDeps): BuiltActions {
         conditions: verifyConditions,
         timeoutMs: verifyTimeoutMs,
         clock: deps.clock,
+        tls: config.tls,
+        bearer: config.bearer,
       }),
     );
   }

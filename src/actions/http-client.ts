@@ -5,6 +5,7 @@
 // modules), and cost 0.5 ms of CPU per reload; node:http is part of every Node process already.
 // It sends one request, hands back the status and the body as a stream, and knows nothing about
 // reloads; src/actions/http.ts judges the answer.
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { IncomingMessage } from 'node:http';
 
@@ -17,6 +18,16 @@ export interface ClientRequest {
   readonly signal: AbortSignal;
   /** Where connections come from; the process-wide keep-alive agent of the URL's protocol by default. */
   readonly agent?: http.Agent;
+  /** For an https:// URL: the CA, client certificate and key (PEM), and whether to check the server. */
+  readonly tls?: TlsMaterial;
+}
+
+export interface TlsMaterial {
+  readonly ca?: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+  /** False for --http-insecure-skip-verify. */
+  readonly rejectUnauthorized: boolean;
 }
 
 export interface ClientResponse {
@@ -30,11 +41,16 @@ export interface ClientResponse {
 /** Errors of a kept-alive connection the server had closed before the request reached it. */
 const STALE_CONNECTION_CODES = new Set(['ECONNRESET', 'EPIPE']);
 
-type HttpModule = Pick<typeof http, 'request' | 'Agent'>;
+type HttpModule = Pick<typeof http, 'request'> & {
+  Agent: new (opts: http.AgentOptions & Partial<TlsMaterial>) => http.Agent;
+};
 
 /** node:https (and with it node:tls) is loaded at the first https URL only. */
 let https: Promise<HttpModule> | undefined;
-/** One keep-alive agent per protocol, for the whole process. */
+/**
+ * One keep-alive agent per protocol, for the whole process; for https with TLS material, one per
+ * material: a rotated certificate (cert-manager) gets a new agent, and the previous one is closed.
+ */
 const agents = new Map<string, http.Agent>();
 
 function moduleFor(url: URL): HttpModule | Promise<HttpModule> {
@@ -43,13 +59,29 @@ function moduleFor(url: URL): HttpModule | Promise<HttpModule> {
   return https;
 }
 
-function agentFor(module: HttpModule, protocol: string): http.Agent {
-  let agent = agents.get(protocol);
+function agentFor(module: HttpModule, protocol: string, tls: TlsMaterial | undefined): http.Agent {
+  const key = protocol === 'https:' && tls ? `https:${fingerprintOf(tls)}` : protocol;
+  let agent = agents.get(key);
   if (!agent) {
-    agent = new module.Agent({ keepAlive: true });
-    agents.set(protocol, agent);
+    if (key !== protocol) {
+      // The material changed: the agent of the previous one is closed (its connections too).
+      for (const [k, a] of agents) {
+        if (k.startsWith('https:') && k !== 'https:') {
+          a.destroy();
+          agents.delete(k);
+        }
+      }
+    }
+    agent = new module.Agent({ keepAlive: true, ...(key !== protocol && tls) });
+    agents.set(key, agent);
   }
   return agent;
+}
+
+function fingerprintOf(tls: TlsMaterial): string {
+  const h = createHash('sha256');
+  for (const part of [tls.ca, tls.cert, tls.key]) h.update(part ?? '').update('\0');
+  return h.update(String(tls.rejectUnauthorized)).digest('hex');
 }
 
 /**
@@ -60,7 +92,7 @@ function agentFor(module: HttpModule, protocol: string): http.Agent {
  */
 export async function request(req: ClientRequest): Promise<ClientResponse> {
   const module = await moduleFor(req.url);
-  const agent = req.agent ?? agentFor(module, req.url.protocol);
+  const agent = req.agent ?? agentFor(module, req.url.protocol, req.tls);
   try {
     return await attempt(module, req, agent);
   } catch (err) {

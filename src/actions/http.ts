@@ -10,14 +10,16 @@ import { redactUrl } from '../lib/redact.js';
 import { readSmallFile } from '../lib/small-file.js';
 import { VERSION } from '../lib/version.js';
 import type { HttpOutcome } from '../metrics/configmap-reload.js';
+import type { HeaderFileConfig as HeaderFile, TlsConfig } from '../config/config.js';
 import type { Action, ReloadContext } from './action.js';
-import { request, warmUp, type ClientResponse } from './http-client.js';
+import { request, warmUp, type ClientResponse, type TlsMaterial } from './http-client.js';
 
 export interface HttpActionOptions {
   readonly url: URL;
   readonly method: string;
   readonly headers: readonly { name: string; value: string }[];
-  readonly headerFiles: readonly { name: string; path: string }[];
+  /** Headers whose value is read at each request: `prefix` (e.g. "Bearer ") + the file's line. */
+  readonly headerFiles: readonly HeaderFile[];
   readonly expectStatus: StatusSpec;
   /** Budget for the whole exchange: connect, response headers and body. Must be > 0. */
   readonly timeoutMs: number;
@@ -25,6 +27,8 @@ export interface HttpActionOptions {
   readonly agent?: Agent;
   /** Reads a header file; a bounded read (64 KiB, --http-timeout) when absent. */
   readonly readFile?: (path: string) => Promise<string>;
+  /** TLS for an https:// URL: files read at each request (a rotated certificate is used at once). */
+  readonly tls?: TlsConfig;
   /** Told how each request went (configmap-reload's metrics). */
   readonly observe?: (outcome: HttpOutcome) => void;
   /** Times the deadline and the durations told to `observe`. */
@@ -33,6 +37,8 @@ export interface HttpActionOptions {
 
 /** A header file holds one value (a token): larger is refused. */
 const HEADER_FILE_BYTES = 64 * 1024;
+/** A CA bundle, a certificate or a key: larger is refused. */
+const TLS_FILE_BYTES = 1024 * 1024;
 /** A matching response's body is drained up to this size; past it the connection is closed. */
 const DRAIN_LIMIT = 1024 * 1024;
 /** Bytes of an unexpected response's body read for the error message. */
@@ -61,7 +67,8 @@ interface Prepared {
   readonly url: URL;
   readonly method: string;
   readonly headers: readonly HeaderSpec[];
-  readonly headerFiles: readonly { name: string; path: string }[];
+  readonly headerFiles: readonly HeaderFile[];
+  readonly tls: TlsConfig | undefined;
   /** Authorization (from userinfo) and User-Agent, unless the operator set them. */
   readonly defaults: readonly HeaderSpec[];
   readonly expectStatus: StatusSpec;
@@ -83,7 +90,14 @@ export function createHttpAction(opts: HttpActionOptions): Action {
     warmUp: async () =>
       void (await warmUp((url, agent, signal) =>
         observed(
-          { ...prepared, url, agent, headerFiles: [], observe: prepared.observe && (() => {}) },
+          {
+            ...prepared,
+            url,
+            agent,
+            headerFiles: [],
+            tls: undefined,
+            observe: prepared.observe && (() => {}),
+          },
           warmUpContext(signal),
         ),
       )),
@@ -107,7 +121,8 @@ function prepare(opts: HttpActionOptions): Prepared {
     url,
     method: opts.method,
     headers: opts.headers.map(({ name, value }) => ({ name, value })),
-    headerFiles: opts.headerFiles.map(({ name, path }) => ({ name, path })),
+    headerFiles: opts.headerFiles.map((h) => ({ ...h })),
+    tls: opts.tls,
     defaults,
     expectStatus: opts.expectStatus,
     timeoutMs: opts.timeoutMs,
@@ -189,6 +204,7 @@ async function exchange<T>(
   if (ctx.signal.aborted) throw aborted(p, ctx.signal.reason);
   // (1)
   const fromFiles = await readHeaderFiles(p);
+  const tls = p.url.protocol === 'https:' ? await readTls(p) : undefined;
   // (2)
   const deadline = startDeadline(p.clock, p.timeoutMs, ctx.signal);
   try {
@@ -199,6 +215,7 @@ async function exchange<T>(
       headers: flatten([...p.headers, ...fromFiles, ...p.defaults]),
       signal: deadline.signal,
       agent: p.agent,
+      tls,
     });
     return await handle(res);
   } catch (err) {
@@ -228,7 +245,7 @@ export function createHttpProbe(
       })),
     warmUp: async () =>
       void (await warmUp(async (url, agent, signal) => {
-        await exchange({ ...p, url, agent, headerFiles: [] }, { signal }, (res) =>
+        await exchange({ ...p, url, agent, headerFiles: [], tls: undefined }, { signal }, (res) =>
           readText(p, res.body, opts.maxBytes),
         );
       })),
@@ -265,7 +282,7 @@ async function readText(
 /** Values are read at each request and trimmed; they never appear in a message. */
 async function readHeaderFiles(p: Prepared): Promise<HeaderSpec[]> {
   return Promise.all(
-    p.headerFiles.map(async ({ name, path }) => {
+    p.headerFiles.map(async ({ name, path, prefix = '' }) => {
       let raw: string;
       try {
         raw = await p.readFile(path);
@@ -277,7 +294,7 @@ async function readHeaderFiles(p: Prepared): Promise<HeaderSpec[]> {
           { cause: err, hint: `check that the secret holding ${path} is mounted and readable` },
         );
       }
-      const value = raw.trim();
+      const value = prefix + raw.trim();
       const problem = headerProblem(name, value);
       if (problem) {
         throw new ReloadError(
@@ -289,6 +306,39 @@ async function readHeaderFiles(p: Prepared): Promise<HeaderSpec[]> {
       return { name, value };
     }),
   );
+}
+
+/** The TLS files, read now (so a rotated certificate is used at the next request). */
+async function readTls(p: Prepared): Promise<TlsMaterial | undefined> {
+  const { tls } = p;
+  if (!tls) return undefined;
+  const read = async (flag: string, file: string | undefined) => {
+    if (file === undefined) return undefined;
+    try {
+      return await readSmallFile(file, { maxBytes: TLS_FILE_BYTES, timeoutMs: p.timeoutMs });
+    } catch (err) {
+      const code = errorCode(err);
+      throw new ReloadError(
+        'E_TLS_FILE',
+        `cannot read --${flag} ${file}${code ? `: ${code}` : ''}`,
+        {
+          cause: err,
+          hint: `check that the secret holding ${file} is mounted and readable`,
+        },
+      );
+    }
+  };
+  const [ca, cert, key] = await Promise.all([
+    read('http-ca-file', tls.caFile),
+    read('http-client-cert', tls.certFile),
+    read('http-client-key', tls.keyFile),
+  ]);
+  return {
+    ...(ca && { ca }),
+    ...(cert && { cert }),
+    ...(key && { key }),
+    rejectUnauthorized: !tls.insecure,
+  };
 }
 
 interface Deadline {
@@ -342,8 +392,38 @@ function toReloadError(
       hint: connectHint(p.url, code),
     });
   }
+  if (code && isTlsCode(code)) {
+    // OpenSSL's errors carry a short `reason`; their message is a dump of its internals.
+    const reason = (err as { reason?: unknown }).reason;
+    const why = typeof reason === 'string' && reason !== '' ? reason : messageOf(err);
+    return new ReloadError('E_HTTP_TLS', `${p.target}: TLS failed: ${why} (${code})`, {
+      cause: err,
+      hint: tlsHint(code),
+    });
+  }
   const message = `${p.target} failed: ${messageOf(err)}${code ? ` (${code})` : ''}`;
   return new ReloadError('E_HTTP', message, { cause: err });
+}
+
+/** OpenSSL's certificate verdicts and Node's TLS errors. */
+function isTlsCode(code: string): boolean {
+  return (
+    /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|^ERR_TLS_|^ERR_SSL_|^ERR_OSSL_/.test(code) &&
+    !CONNECT_CODES.has(code)
+  );
+}
+
+function tlsHint(code: string): string {
+  if (/ALERT_CERTIFICATE_REQUIRED|ALERT_BAD_CERTIFICATE|ALERT_UNKNOWN_CA/.test(code)) {
+    return 'the server wants a client certificate it trusts: give --http-client-cert and --http-client-key';
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return "the server's certificate does not name the URL's host: use a host it names";
+  }
+  if (/ERR_OSSL_|ERR_SSL_/.test(code) && !/ALERT/.test(code)) {
+    return 'check that --http-ca-file, --http-client-cert and --http-client-key hold PEM data, and that the key matches the certificate';
+  }
+  return "give the CA that signed the server's certificate with --http-ca-file (--http-insecure-skip-verify skips the check, for tests only)";
 }
 
 function aborted(p: Prepared, cause: unknown): ReloadError {

@@ -7,6 +7,7 @@
 import type { Clock } from '../lib/clock.js';
 import { pause } from '../lib/clock.js';
 import { ReloadError, messageOf } from '../lib/errors.js';
+import type { HeaderFileConfig, TlsConfig } from '../config/config.js';
 import type { StatusSpec } from '../config/http-spec.js';
 import { redactUrl } from '../lib/redact.js';
 import { holds, showValue, type Condition } from '../config/verify-conditions.js';
@@ -19,6 +20,9 @@ export interface VerifyUrlOptions {
   readonly conditions: readonly Condition[];
   readonly timeoutMs: number;
   readonly clock: Clock;
+  /** TLS for https:// URLs, and --http-bearer-token-file: as for the reload requests. */
+  readonly tls?: TlsConfig;
+  readonly bearer?: HeaderFileConfig;
 }
 
 const POLL_MS = 250;
@@ -41,7 +45,8 @@ export function createVerifyUrlAction(opts: VerifyUrlOptions): Action {
     createHttpProbe({
       url,
       headers: [],
-      headerFiles: [],
+      headerFiles: opts.bearer ? [opts.bearer] : [],
+      tls: opts.tls,
       timeoutMs: Math.min(PROBE_TIMEOUT_MS, opts.timeoutMs),
       maxBytes: MAX_BODY_BYTES,
       clock: opts.clock,

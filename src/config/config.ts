@@ -22,9 +22,26 @@ export interface HttpTargetConfig {
   readonly url: URL;
   readonly method: string;
   readonly headers: readonly { readonly name: string; readonly value: string }[];
-  readonly headerFiles: readonly { readonly name: string; readonly path: string }[];
+  readonly headerFiles: readonly HeaderFileConfig[];
   readonly expectStatus: StatusSpec;
   readonly timeoutMs: number;
+  readonly tls: TlsConfig | undefined;
+}
+
+/** A header whose value is read from a file at each request: `prefix` + the file's one line. */
+export interface HeaderFileConfig {
+  readonly name: string;
+  readonly path: string;
+  readonly prefix?: string;
+}
+
+/** TLS for https:// requests (reload and verify): files read at each request. */
+export interface TlsConfig {
+  readonly caFile: string | undefined;
+  readonly certFile: string | undefined;
+  readonly keyFile: string | undefined;
+  /** --http-insecure-skip-verify: the server's certificate is not checked. */
+  readonly insecure: boolean;
 }
 
 export interface ListenAddress {
@@ -38,6 +55,10 @@ export interface Config {
   readonly debounceMs: number;
   readonly maxWaitMs: number;
   readonly http: readonly HttpTargetConfig[];
+  /** TLS for every https:// request (reload and verify). */
+  readonly tls: TlsConfig | undefined;
+  /** --http-bearer-token-file, sent with every request (reload and verify). */
+  readonly bearer: HeaderFileConfig | undefined;
   readonly retry: {
     readonly initialMs: number;
     readonly maxMs: number;
@@ -142,7 +163,7 @@ export function resolveConfig(
     if (problem || !parsed) fail('http-header', `${name}: (value not shown)`, problem ?? '');
     return parsed;
   });
-  const headerFiles = each(raw['http-header-file'], (h) => {
+  const headerFiles: HeaderFileConfig[] = each(raw['http-header-file'], (h) => {
     const parsed =
       parseHeaderFile(h) ??
       fail(
@@ -162,6 +183,23 @@ export function resolveConfig(
     fail(flag, hosts.map((h) => h.name).join(', '), 'Host may be given once');
   }
   const urls = each(raw['http-url'], (u) => httpUrl(u));
+  const tls = tlsConfig(raw, cwd, [...urls, ...(raw['verify-url'] ?? [])]);
+  const bearer = raw['http-bearer-token-file'];
+  if (bearer !== undefined) {
+    if (bearer.trim() === '')
+      fail('http-bearer-token-file', bearer, 'expected the path of a file holding the token');
+    const named = [...headers, ...headerFiles].find(
+      (h) => h.name.toLowerCase() === 'authorization',
+    );
+    if (named) {
+      const by = headers.some((h) => h === named) ? '--http-header' : '--http-header-file';
+      fail('http-bearer-token-file', bearer, `Authorization is also set by ${by}; give one`);
+    }
+  }
+  const bearerHeader: HeaderFileConfig | undefined = bearer
+    ? { name: 'Authorization', path: path.resolve(cwd, bearer), prefix: 'Bearer ' }
+    : undefined;
+  if (bearerHeader) headerFiles.push(bearerHeader);
   const retryInitialMs = duration('retry-initial', v('retry-initial', DEFAULTS.retryInitial));
   const retryMaxMs = duration('retry-max', v('retry-max', DEFAULTS.retryMax));
   if (retryMaxMs < retryInitialMs)
@@ -207,9 +245,11 @@ export function resolveConfig(
     }),
     debounceMs,
     maxWaitMs,
+    tls,
+    bearer: bearerHeader,
     http: Object.freeze(
       urls.map((url) =>
-        Object.freeze({ url, method, headers, headerFiles, expectStatus, timeoutMs }),
+        Object.freeze({ url, method, headers, headerFiles, expectStatus, timeoutMs, tls }),
       ),
     ),
     retry: Object.freeze({
@@ -232,4 +272,43 @@ export function resolveConfig(
       { allowZero: true },
     ),
   });
+}
+
+/**
+ * --http-ca-file, --http-client-cert/--http-client-key and --http-insecure-skip-verify: TLS for
+ * the https:// URLs among `urls` (they are refused when there is none: they would do nothing).
+ */
+function tlsConfig(
+  raw: RawOptions,
+  cwd: string,
+  urls: readonly (URL | string)[],
+): TlsConfig | undefined {
+  const { 'http-ca-file': ca, 'http-client-cert': cert, 'http-client-key': key } = raw;
+  const insecure = raw['http-insecure-skip-verify'] ?? false;
+  const given = (
+    [
+      ['http-ca-file', ca],
+      ['http-client-cert', cert],
+      ['http-client-key', key],
+      ['http-insecure-skip-verify', insecure ? 'true' : undefined],
+    ] as const
+  ).filter(([, v]) => v !== undefined);
+  if (given.length === 0) return undefined;
+  for (const [flag, value] of given) {
+    if (value!.trim() === '') fail(flag, value, 'expected the path of a PEM file');
+  }
+  if ((cert === undefined) !== (key === undefined)) {
+    const [flag, value, other] =
+      cert === undefined
+        ? (['http-client-key', key, '--http-client-cert'] as const)
+        : (['http-client-cert', cert, '--http-client-key'] as const);
+    fail(flag, value, `a client certificate needs both; add ${other}`);
+  }
+  const https = urls.some((u) => String(u).startsWith('https:'));
+  if (!https) {
+    const [flag, value] = given[0]!;
+    fail(flag, value, 'it applies to https:// URLs, and no --http-url or --verify-url is one');
+  }
+  const abs = (p: string | undefined) => (p === undefined ? undefined : path.resolve(cwd, p));
+  return Object.freeze({ caFile: abs(ca), certFile: abs(cert), keyFile: abs(key), insecure });
 }

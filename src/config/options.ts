@@ -15,6 +15,11 @@ export interface RawOptions {
   'http-header-file'?: string[];
   'http-expect-status'?: string;
   'http-timeout'?: string;
+  'http-ca-file'?: string;
+  'http-client-cert'?: string;
+  'http-client-key'?: string;
+  'http-insecure-skip-verify'?: boolean;
+  'http-bearer-token-file'?: string;
   'retry-initial'?: string;
   'retry-max'?: string;
   retries?: string;
@@ -139,6 +144,36 @@ export const OPTIONS: Record<keyof RawOptions, Def> = {
     type: 'string',
     defaultDescription: DEFAULTS.httpTimeout,
     describe: 'Timeout of one request, connect to last byte.',
+  },
+  'http-ca-file': {
+    group: HTTP,
+    type: 'string',
+    describe:
+      'PEM file of the CA(s) that sign the https:// servers of --http-url and --verify-url (instead of the system CAs); read at each request.',
+  },
+  'http-client-cert': {
+    group: HTTP,
+    type: 'string',
+    describe:
+      'PEM client certificate for mutual TLS, with --http-client-key; read at each request.',
+  },
+  'http-client-key': {
+    group: HTTP,
+    type: 'string',
+    describe: 'PEM key of --http-client-cert; read at each request, never logged.',
+  },
+  'http-insecure-skip-verify': {
+    group: HTTP,
+    type: 'boolean',
+    defaultDescription: 'false',
+    describe:
+      "Do not check the https:// server's certificate (anyone on the path can answer); hotreload warns at start.",
+  },
+  'http-bearer-token-file': {
+    group: HTTP,
+    type: 'string',
+    describe:
+      'Send Authorization: Bearer TOKEN with every request, TOKEN read from this file at each request (a mounted service account token), never logged.',
   },
   'retry-initial': {
     group: RETRY,

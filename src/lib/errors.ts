@@ -36,6 +36,14 @@ export const ERROR_CODES = {
     means: 'the reload endpoint answered an unexpected status',
   },
   E_HTTP_TIMEOUT: { kind: 'recoverable', means: 'the reload endpoint did not answer in time' },
+  E_HTTP_TLS: {
+    kind: 'recoverable',
+    means: "TLS with an https:// endpoint failed (its certificate, or the client's)",
+  },
+  E_TLS_FILE: {
+    kind: 'recoverable',
+    means: '--http-ca-file, --http-client-cert or --http-client-key cannot be read',
+  },
   E_HEADER_FILE: { kind: 'recoverable', means: 'a --http-header-file cannot be read or sent' },
   E_VERIFY: { kind: 'recoverable', means: '--verify-url says the application did not take it' },
   E_VERIFY_DIED: { kind: 'recoverable', means: 'the signalled process exited' },

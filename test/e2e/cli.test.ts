@@ -1,12 +1,14 @@
 // End to end: the built CLI against a real local HTTP server and a kubelet-style volume.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import { AtomicWriter, cleanupTempDirs, makeTempDir } from '../harness/atomic-writer.js';
 import { killAll, runHotreload, startHotreload } from '../harness/hotreload-process.js';
 import { startTarget, type Target } from '../harness/http-target.js';
+import { OPENSSL, makePki } from '../harness/pki.js';
+import { requireProgram } from '../harness/programs.js';
 
 const FAST = [
   '--debounce',
@@ -248,6 +250,57 @@ describe('hotreload CLI end to end', () => {
     const ok = hr.logs.find((r) => r.msg.includes('msg="reload succeeded"'))!;
     assert.match(ok.msg, / action=http /);
     assert.match(ok.msg, / attempt=1 /);
+  });
+
+  it('reloads over https with --http-ca-file and --http-bearer-token-file; warns about --http-insecure-skip-verify', async (t) => {
+    const skip = requireProgram(OPENSSL, process.env, 'apt-get install openssl');
+    if (skip) return t.skip(skip);
+    const pki = await makePki();
+    const { dir, writer } = await volume();
+    const tokenFile = path.join(pki.dir, 'token');
+    await writeFile(tokenFile, 's3cret-token\n');
+    const app = await target(() => ({}), {
+      tls: { key: pki.pem.serverKey, cert: pki.pem.serverCert },
+    });
+    const hr = startHotreload([
+      '--watch',
+      dir,
+      '--http-url',
+      `${app.url}/-/reload`,
+      '--http-ca-file',
+      pki.files.ca,
+      '--http-bearer-token-file',
+      tokenFile,
+      '--debounce',
+      '50ms',
+      '--listen',
+      '',
+    ]);
+    await hr.ready();
+    await writer.write({ 'app.conf': 'v2' });
+    await hr.waitForLog(reloaded, 10_000);
+    assert.deepEqual(await hr.stop(), { code: 0, signal: null });
+    assert.deepEqual(
+      app.requests.map((r) => r.headers.authorization),
+      ['Bearer s3cret-token'],
+    );
+    assert.ok(!JSON.stringify(hr.logs).includes('s3cret-token'), 'the token in the logs');
+
+    const insecure = startHotreload([
+      '--watch',
+      dir,
+      '--http-url',
+      `${app.url}/-/reload`,
+      '--http-insecure-skip-verify',
+      '--listen',
+      '',
+    ]);
+    await insecure.ready();
+    const warned = insecure.logs.find(
+      (r) => r.level === 'warn' && r.flag === '--http-insecure-skip-verify',
+    );
+    assert.ok(warned, 'no warning about --http-insecure-skip-verify');
+    assert.deepEqual(await insecure.stop(), { code: 0, signal: null });
   });
 
   it("works with configmap-reload's flags unchanged", async () => {

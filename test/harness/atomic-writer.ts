@@ -14,7 +14,7 @@ export type Projection = string | { content: string | Buffer; mode?: number };
 export type Payload = Record<string, Projection>;
 
 /** The points where `onStep` can pause a write, in the order they are reached. */
-export type WriteStep = 'dir-written' | 'committed' | 'links-updated' | 'old-removed';
+export type WriteStep = 'dir-written' | 'linked' | 'committed' | 'links-updated' | 'old-removed';
 
 const DATA_LINK = '..data';
 const DATA_TMP_LINK = '..data_tmp';
@@ -56,6 +56,7 @@ export class AtomicWriter {
     await this.onStep?.('dir-written');
     // (2)
     await symlink(gen, this.join(DATA_TMP_LINK));
+    await this.onStep?.('linked');
     await rename(this.join(DATA_TMP_LINK), this.join(DATA_LINK));
     await this.onStep?.('committed');
     // (3)

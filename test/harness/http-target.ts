@@ -1,8 +1,11 @@
 // A real HTTP server on 127.0.0.1 standing in for the application's reload endpoint. It records
 // every request and answers as the test's handler says: a status, after a delay, never, or by
-// resetting the connection. close() tears down every socket, hung ones included.
+// resetting the connection. close() tears down every socket, hung ones included. With `tls` it
+// serves https (and with requestCert, asks for a client certificate signed by `ca`).
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 
 export interface TargetRequest {
   readonly method: string;
@@ -11,6 +14,17 @@ export interface TargetRequest {
   readonly body: string;
   /** Date.now() when the request body had arrived. */
   readonly at: number;
+  /** Over https with a client certificate: its subject's CN. */
+  readonly clientCn?: string;
+}
+
+/** PEM material of an https target. */
+export interface TargetTls {
+  readonly key: Buffer;
+  readonly cert: Buffer;
+  /** With requestCert: the CA a client certificate must be signed by (others are refused). */
+  readonly ca?: Buffer;
+  readonly requestCert?: boolean;
 }
 
 export interface Reply {
@@ -39,14 +53,14 @@ export interface Target {
 
 export async function startTarget(
   handler: Handler = () => ({}),
-  options: { port?: number } = {},
+  options: { port?: number; tls?: TargetTls } = {},
 ): Promise<Target> {
   let current = handler;
   const requests: TargetRequest[] = [];
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
 
-  const server = http.createServer((req, res) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
@@ -56,6 +70,7 @@ export async function startTarget(
         headers: req.headers,
         body: Buffer.concat(chunks).toString('utf8'),
         at: Date.now(),
+        ...clientCnOf(req),
       };
       requests.push(recorded);
       // A handler that throws answers 500 with its message, so the test sees it.
@@ -66,8 +81,20 @@ export async function startTarget(
           (err: unknown) => answer({ status: 500, body: String(err) }, res),
         );
     });
-  });
-  server.on('connection', (socket) => {
+  };
+  const { tls } = options;
+  const server = tls
+    ? https.createServer(
+        {
+          key: tls.key,
+          cert: tls.cert,
+          ...(tls.requestCert && { requestCert: true, rejectUnauthorized: true, ca: tls.ca }),
+        },
+        onRequest,
+      )
+    : http.createServer(onRequest);
+  // 'connection' gives the TCP socket for http and https alike (https: before the handshake).
+  (server as http.Server).on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
@@ -99,7 +126,7 @@ export async function startTarget(
   const { port } = server.address() as AddressInfo;
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     requests,
     setHandler(fn) {
       current = fn;
@@ -112,4 +139,10 @@ export async function startTarget(
       await closed;
     },
   };
+}
+
+function clientCnOf(req: http.IncomingMessage): { clientCn?: string } {
+  const socket = req.socket as Partial<TLSSocket>;
+  const cn = socket.getPeerCertificate?.()?.subject?.CN;
+  return typeof cn === 'string' ? { clientCn: cn } : {};
 }

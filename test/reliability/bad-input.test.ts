@@ -38,6 +38,7 @@ const URL = 'http://127.0.0.1:9/-/reload';
 /** A valid command line; each case adds to it (a single-valued flag given twice takes the last). */
 const BASE = ['--listen', '', '--watch', WATCH, '--http-url', URL];
 const TARGET = ['--process-name', 'hotreload-bad-input-app'];
+const HTTPS = 'https://127.0.0.1:9/-/reload';
 
 const q = (value: string) => JSON.stringify(value);
 
@@ -175,6 +176,29 @@ const VALUE_CASES: Case[] = [
   flagCase('metrics-path', 'metrics', 'no leading /'),
   flagCase('log-level', 'loud', 'not a level'),
   flagCase('log-format', 'text', 'not a format'),
+  flagCase('http-ca-file', '/etc/ssl/ca.crt', 'no https:// URL to apply to'),
+  flagCase('http-ca-file', ' ', 'an empty path', ['--http-url', HTTPS]),
+  flagCase('http-client-cert', '/etc/tls/tls.crt', 'without --http-client-key', [
+    '--http-url',
+    HTTPS,
+  ]),
+  flagCase('http-client-key', '/etc/tls/tls.key', 'without --http-client-cert', [
+    '--http-url',
+    HTTPS,
+  ]),
+  {
+    what: '--http-insecure-skip-verify with no https:// URL to apply to',
+    flag: 'http-insecure-skip-verify',
+    shows: q('true'),
+    args: [...BASE, '--http-insecure-skip-verify'],
+  },
+  flagCase('http-bearer-token-file', '', 'an empty path'),
+  flagCase(
+    'http-bearer-token-file',
+    '/var/run/secrets/token',
+    'Authorization also set by --http-header',
+    ['--http-header', 'Authorization: Basic eA=='],
+  ),
   envCase('log-format', 'LOGFMT', 'upper case'),
   envCase('log-level', 'INFO', 'upper case'),
   flagCase('shutdown-timeout', 'later', 'not a duration'),
