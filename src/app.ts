@@ -8,6 +8,7 @@ import type { Clock, TimerHandle } from './lib/clock.js';
 import type { Config } from './config/config.js';
 import { RunScheduler } from './reload/scheduler.js';
 import { Fingerprinter, type Snapshot, type SnapshotOptions } from './volume/fingerprint.js';
+import { fileFilter } from './volume/select.js';
 import { liveness, readiness } from './serve/health.js';
 import type { AppliedStore } from './reload/applied-store.js';
 import type { Validator } from './validate/validators.js';
@@ -69,7 +70,11 @@ export async function startApp(deps: AppDeps, stop?: AbortSignal): Promise<App> 
   const { config, clock, log, metrics } = deps;
   // What happens is told to one observer: the metrics and the log implement it.
   const observer = observers(metricsObserver(metrics, clock), logObserver(log));
-  const fingerprinter = new Fingerprinter(config.watch, deps.takeSnapshot);
+  const fingerprinter = new Fingerprinter(
+    config.watch,
+    deps.takeSnapshot,
+    fileFilter(config.selection),
+  );
   // Every run goes through the scheduler, with its reasons, and every timer that leads to one
   // (quiet period, resync, retries) is set there. It is held until the initial fingerprint is
   // taken: an event on a path already watched while another is still being set up must not run

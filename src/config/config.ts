@@ -8,7 +8,7 @@ import { DEFAULTS } from './defaults.js';
 import { resolveProcessConfig, type ProcessConfig } from './process.js';
 import { resolveSafetyConfig, type SafetyConfig } from './checks.js';
 import { httpUrl } from './url.js';
-import { duration, fail, statusSpec } from './values.js';
+import { duration, fail, glob, statusSpec } from './values.js';
 import { ConfigError } from '../lib/errors.js';
 import {
   headerNameOf,
@@ -51,6 +51,8 @@ export interface ListenAddress {
 
 export interface Config {
   readonly watch: readonly string[];
+  /** --include / --exclude: the files that count. */
+  readonly selection: { readonly include: readonly string[]; readonly exclude: readonly string[] };
   readonly resyncIntervalMs: number;
   readonly debounceMs: number;
   readonly maxWaitMs: number;
@@ -239,6 +241,10 @@ export function resolveConfig(
   }
   return Object.freeze({
     watch: Object.freeze(watchPaths(raw.watch, cwd)),
+    selection: Object.freeze({
+      include: Object.freeze(globs('include', raw.include)),
+      exclude: Object.freeze(globs('exclude', raw.exclude)),
+    }),
     resyncIntervalMs: duration('resync-interval', v('resync-interval', DEFAULTS.resyncInterval), {
       allowZero: true,
       min: 100,
@@ -311,4 +317,9 @@ function tlsConfig(
   }
   const abs = (p: string | undefined) => (p === undefined ? undefined : path.resolve(cwd, p));
   return Object.freeze({ caFile: abs(ca), certFile: abs(cert), keyFile: abs(key), insecure });
+}
+
+/** --include / --exclude globs, each checked. */
+function globs(flag: 'include' | 'exclude', values: readonly string[] | undefined): string[] {
+  return each(values, (g) => glob(flag, g));
 }

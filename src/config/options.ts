@@ -6,6 +6,8 @@ import { DEFAULTS } from './defaults.js';
 
 export interface RawOptions {
   watch?: string[];
+  include?: string[];
+  exclude?: string[];
   'resync-interval'?: string;
   debounce?: string;
   'max-wait'?: string;
@@ -79,6 +81,21 @@ export const OPTIONS: Record<keyof RawOptions, Def> = {
     alias: ['volume-dir', 'watched-dir'],
     describe:
       'Path to watch, repeatable: a ConfigMap/Secret volume (holds ..data), a directory (recursive) or a file. A missing path is waited for.',
+  },
+  include: {
+    group: WATCHING,
+    type: 'string',
+    array: true,
+    env: 'comma',
+    describe:
+      "Only files matching this glob count (repeatable), relative to the watched path; a glob without / matches at any depth: '*.yaml'.",
+  },
+  exclude: {
+    group: WATCHING,
+    type: 'string',
+    array: true,
+    env: 'comma',
+    describe: "Files matching this glob never count (repeatable), e.g. '*.swp' or 'cache/**'.",
   },
   'resync-interval': {
     group: WATCHING,

@@ -1,5 +1,7 @@
 // The value checks every part of the configuration shares: a duration, a status spec, and the
 // ConfigError that names the flag, the bad value and what is accepted. It reads no option itself.
+import path from 'node:path';
+import picomatch from 'picomatch';
 import { parseDuration } from '../lib/duration.js';
 import { ConfigError } from '../lib/errors.js';
 import { parseStatusSpec, type StatusSpec } from './http-spec.js';
@@ -39,4 +41,23 @@ export function duration(
 /** The statuses `value` accepts (`200`, `200,204`, `200-299`, `2xx`). */
 export function statusSpec(flag: string, value: string): StatusSpec {
   return parseStatusSpec(value) ?? fail(flag, value, STATUS_HELP);
+}
+
+/** A glob of --include / --exclude (matched relative to the watched path). */
+export function glob(flag: string, value: string): string {
+  const g = value.trim();
+  if (g === '') fail(flag, value, 'expected a glob such as *.yaml or conf.d/**');
+  if (path.isAbsolute(g)) {
+    fail(
+      flag,
+      value,
+      'a glob is matched against the path relative to the watched path: drop the leading /',
+    );
+  }
+  try {
+    picomatch.makeRe(g);
+  } catch (err) {
+    fail(flag, value, `not a glob: ${(err as Error).message}`);
+  }
+  return g;
 }

@@ -8,6 +8,7 @@ import { closeSync, openSync, readSync, readdirSync, type Dirent, type Stats } f
 import path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { RecoverableError } from '../lib/errors.js';
+import type { FileFilter } from './select.js';
 import { isUtf8 } from 'node:buffer';
 import {
   OPEN_FLAGS,
@@ -90,6 +91,8 @@ export interface SnapshotOptions {
    * anything may have changed: plain paths are read whole.
    */
   readonly reported?: ReadonlyMap<string, Reported>;
+  /** --include / --exclude: the files that count; the others are dropped from each part. */
+  readonly select?: FileFilter;
 }
 
 export interface ChangeSet {
@@ -161,7 +164,8 @@ export async function takeSnapshot(
   for (const p of watchPaths) {
     const before = previous?.parts?.get(p);
     const reported = opts.reported ? (opts.reported.get(p) ?? []) : 'all';
-    parts.set(p, await readPart(p, before, opts.fresh ? 'all' : reported, opts.fresh === true));
+    const part = await readPart(p, before, opts.fresh ? 'all' : reported, opts.fresh === true);
+    parts.set(p, opts.select ? selected(p, part, opts.select) : part);
   }
   return new PartsSnapshot(parts);
 }
@@ -746,6 +750,27 @@ function metadataOf(st: Stats): string {
  * paths do: they are hashed without being built first (a tree of 20,000 files would hold
  * megabytes of record strings for a moment).
  */
+/**
+ * `part` without the files `select` drops (nor their problems); the part itself when it drops
+ * none, so a part read once and reused is not hashed again.
+ */
+function selected(watchPath: string, part: Part, select: FileFilter): Part {
+  const dropped = (p: string) => !select(watchPath, p);
+  const files = [...part.files.keys()].some(dropped);
+  const problems = part.problems.some((pr) => pr.code !== 'ENOENT' && dropped(pr.path));
+  if (!files && !problems) return part;
+  const kept = makePart(
+    part.kind === 'volume' ? 'volume' : 'plain',
+    {
+      files: new Map([...part.files].filter(([p]) => !dropped(p))),
+      problems: part.problems.filter((pr) => pr.code === 'ENOENT' || !dropped(pr.path)),
+    },
+    part.written,
+    { sorted: true, generation: part.generation, dirs: part.dirs, delta: part.delta },
+  );
+  return part.kind === 'volume' || part.kind === 'plain' ? kept : { ...kept, kind: part.kind };
+}
+
 function makePart(
   kind: 'volume' | 'plain',
   read: Pick<Collector, 'files' | 'problems'>,
@@ -842,6 +867,8 @@ export class Fingerprinter {
       previous: Snapshot | undefined,
       opts: SnapshotOptions,
     ) => Promise<Snapshot> = takeSnapshot,
+    /** --include / --exclude. */
+    private readonly select?: FileFilter,
   ) {}
 
   /** Something changed under `watchPath`: at `below` (relative bytes), or anywhere. */
@@ -871,7 +898,11 @@ export class Fingerprinter {
       reported.set(p, r === 'all' ? 'all' : [...r].map((k) => Buffer.from(k, 'latin1')));
     }
     try {
-      this.last = await this.take(this.watchPaths, this.last, { fresh, reported });
+      this.last = await this.take(this.watchPaths, this.last, {
+        fresh,
+        reported,
+        ...(this.select && { select: this.select }),
+      });
       return this.last;
     } catch (err) {
       // Given back: merged with what was reported meanwhile, within the same bound.

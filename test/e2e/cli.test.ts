@@ -303,6 +303,40 @@ describe('hotreload CLI end to end', () => {
     assert.deepEqual(await insecure.stop(), { code: 0, signal: null });
   });
 
+  it('--exclude: a change of an excluded file never reloads; one of a counted file does, once', async () => {
+    const dir = await makeTempDir('e2e-select');
+    const writer = new AtomicWriter(dir);
+    await writer.write({ 'app.conf': 'v1', 'notes.txt': 'n1' });
+    const t = await target();
+    const hr = startHotreload([
+      '--watch',
+      dir,
+      '--http-url',
+      `${t.url}/-/reload`,
+      '--exclude',
+      '*.txt',
+      '--debounce',
+      '50ms',
+      '--resync-interval',
+      '200ms',
+      '--listen',
+      '',
+    ]);
+    await hr.ready();
+    await writer.write({ 'app.conf': 'v1', 'notes.txt': 'n2' });
+    await writer.write({ 'app.conf': 'v1', 'notes.txt': 'n3' });
+    // Past the quiet period and two resyncs: nothing to tell.
+    await new Promise((r) => setTimeout(r, 800));
+    assert.equal(t.requests.length, 0);
+    assert.ok(!hr.logs.some((r) => r.msg === 'change detected'), 'a change logged');
+    await writer.write({ 'app.conf': 'v2', 'notes.txt': 'n3' });
+    const change = await hr.waitForLog((r) => r.msg === 'change detected', 10_000);
+    assert.deepEqual(change.changed, [path.join(dir, 'app.conf')]);
+    await hr.waitForLog(reloaded, 10_000);
+    assert.deepEqual(await hr.stop(), { code: 0, signal: null });
+    assert.equal(t.requests.length, 1);
+  });
+
   it("works with configmap-reload's flags unchanged", async () => {
     const { dir, writer } = await volume();
     const t = await target();

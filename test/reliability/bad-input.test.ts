@@ -176,6 +176,14 @@ const VALUE_CASES: Case[] = [
   flagCase('metrics-path', 'metrics', 'no leading /'),
   flagCase('log-level', 'loud', 'not a level'),
   flagCase('log-format', 'text', 'not a format'),
+  flagCase('include', '', 'an empty glob'),
+  flagCase(
+    'include',
+    '/etc/config/*.yaml',
+    'an absolute path, not a glob relative to the watched path',
+  ),
+  flagCase('exclude', ' ', 'an empty glob', [], { shows: q(' ') }),
+  envCase('exclude', '/tmp/*', 'an absolute path'),
   flagCase('http-ca-file', '/etc/ssl/ca.crt', 'no https:// URL to apply to'),
   flagCase('http-ca-file', ' ', 'an empty path', ['--http-url', HTTPS]),
   flagCase('http-client-cert', '/etc/tls/tls.crt', 'without --http-client-key', [
