@@ -8,6 +8,7 @@ import { DEFAULTS } from './defaults.js';
 import { resolveProcessConfig, type ProcessConfig } from './process.js';
 import { resolveSafetyConfig, type SafetyConfig } from './checks.js';
 import { httpUrl } from './url.js';
+import { fromPrometheusConfigReloader } from './compat.js';
 import { duration, fail, glob, statusSpec } from './values.js';
 import { ConfigError } from '../lib/errors.js';
 import {
@@ -134,10 +135,11 @@ function each<T>(values: readonly string[] | undefined, fn: (v: string) => T): T
 
 /** Resolves and validates every option; throws the first ConfigError found. */
 export function resolveConfig(
-  raw: RawOptions,
+  given: RawOptions,
   cwd: string,
   command: readonly string[] = [],
 ): Config {
+  const raw = fromPrometheusConfigReloader(given);
   const v = <K extends keyof RawOptions>(key: K, fallback: NonNullable<RawOptions[K]>) =>
     raw[key] ?? fallback;
   const debounceMs = duration('debounce', v('debounce', DEFAULTS.debounce), { allowZero: true });

@@ -57,6 +57,9 @@ export interface RawOptions {
   'verify-timeout'?: string;
   'verify-children'?: boolean;
   'state-file'?: string;
+  'retry-interval'?: string;
+  'runtimeinfo-url'?: string;
+  'reload-method'?: string;
 }
 
 /** One option: yargs' definition, and how a list is written in its HOTRELOAD_* variable. */
@@ -70,6 +73,7 @@ const PROCESS = 'Process actions (need shareProcessNamespace: true, or a child a
 const SELECT = 'Choosing the target process:';
 const EXEC = 'Command and exit:';
 const SAFETY = 'Validation, verification and state:';
+const PCR = "prometheus-config-reloader's flags (mapped to hotreload's):";
 
 /** Every option; the key is the flag, and HOTRELOAD_<KEY in upper snake case> its variable. */
 export const OPTIONS: Record<keyof RawOptions, Def> = {
@@ -159,6 +163,7 @@ export const OPTIONS: Record<keyof RawOptions, Def> = {
   'http-timeout': {
     group: HTTP,
     type: 'string',
+    alias: 'reload-timeout',
     defaultDescription: DEFAULTS.httpTimeout,
     describe: 'Timeout of one request, connect to last byte.',
   },
@@ -228,7 +233,7 @@ export const OPTIONS: Record<keyof RawOptions, Def> = {
   listen: {
     group: SERVER,
     type: 'string',
-    alias: 'web.listen-address',
+    alias: ['web.listen-address', 'listen-address'],
     defaultDescription: DEFAULTS.listen,
     describe:
       "Address of /metrics, /healthz, /readyz, /status ('' disables; 127.0.0.1:9533 keeps it in the pod).",
@@ -419,6 +424,24 @@ export const OPTIONS: Record<keyof RawOptions, Def> = {
     type: 'string',
     describe:
       'Keep what each target last took in this file (on an emptyDir), so a restarted hotreload tells exactly the targets that may hold other content.',
+  },
+  'retry-interval': {
+    group: PCR,
+    type: 'string',
+    describe:
+      'A fixed delay between retries: sets --retry-initial and --retry-max both (with full jitter).',
+  },
+  'runtimeinfo-url': {
+    group: PCR,
+    type: 'string',
+    describe:
+      "Prometheus' /api/v1/status/runtimeinfo: --verify-url URL with --verify-json '.data.reloadConfigSuccess == true' and '.data.lastConfigTime changed'.",
+  },
+  'reload-method': {
+    group: PCR,
+    type: 'string',
+    describe:
+      'http (the default: --http-url / --reload-url) or signal (--signal HUP to --process-name prometheus, unless a selector is given).',
   },
 };
 

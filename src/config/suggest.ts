@@ -33,17 +33,10 @@ export function explainUnknown(message: string, argv: readonly string[]): string
  * prometheus-config-reloader's (cmd/prometheus-config-reloader/main.go) and thanos reloader's.
  */
 const FOREIGN_FLAGS: Readonly<Record<string, string>> = {
-  'listen-address': 'use --listen (e.g. --listen=:8080)',
-  'reload-method':
-    "use --http-url for 'http', or --signal HUP with --process-name prometheus for 'signal'",
   'config-file':
     'hotreload does not render configuration files; watch the directory holding it with --watch',
   'config-envsubst-file':
     'hotreload does not render configuration files (no $(VAR) expansion); watch the rendered file with --watch',
-  'reload-timeout': 'use --http-timeout',
-  'retry-interval': 'use --retry-initial and --retry-max (capped exponential backoff)',
-  'runtimeinfo-url':
-    "use --verify-url http://127.0.0.1:9090/api/v1/status/runtimeinfo with --verify-json '.data.reloadConfigSuccess == true'",
   'watched-dir-recursive': 'a watched plain directory is always watched recursively; leave it out',
 };
 

@@ -177,6 +177,16 @@ const VALUE_CASES: Case[] = [
   flagCase('log-level', 'loud', 'not a level'),
   flagCase('log-format', 'text', 'not a format'),
   flagCase('include', '', 'an empty glob'),
+  flagCase('reload-method', 'udp', 'neither http nor signal'),
+  flagCase('reload-method', 'signal', 'signal with a --reload-url to call'),
+  flagCase('retry-interval', '5s', 'with --retry-initial', ['--retry-initial', '1s']),
+  flagCase('retry-interval', 'often', 'not a duration', [], { shows: q('often') }),
+  flagCase(
+    'runtimeinfo-url',
+    'http://127.0.0.1:9090/api/v1/status/runtimeinfo',
+    'with --verify-url',
+    ['--verify-url', 'http://127.0.0.1:9090/-/healthy'],
+  ),
   flagCase(
     'include',
     '/etc/config/*.yaml',
@@ -468,13 +478,8 @@ const STRAY_CASES: StrayCase[] = [
     args: ['--listen', '', '--http-url', URL, '-volume-dri=/etc/config'],
   },
   ...[
-    ['--listen-address=:8080', '--listen'],
-    ['--reload-method=signal', '--signal HUP'],
     ['--config-file=/etc/prometheus/prometheus.yml.gz', '--watch'],
     ['--config-envsubst-file=/etc/prometheus/config_out/prometheus.env.yaml', '--watch'],
-    ['--reload-timeout=30s', '--http-timeout'],
-    ['--retry-interval=5s', '--retry-initial'],
-    ['--runtimeinfo-url=http://127.0.0.1:9090/api/v1/status/runtimeinfo', '--verify-json'],
   ].map(([arg, instead]) => ({
     what: `prometheus-config-reloader's ${arg!.split('=')[0]} says what to use instead`,
     shows: [arg!.split('=')[0]!, 'is not a hotreload flag', instead!],

@@ -1,0 +1,57 @@
+// prometheus-config-reloader's flags with their meanings, as hotreload's own options, applied
+// before the options are resolved: --retry-interval, --runtimeinfo-url and --reload-method here
+// (--listen-address, --reload-url, --reload-timeout, --watched-dir, --watch-interval and
+// --log-format are aliases or options of their own in options.ts). A combination whose meaning
+// would be ambiguous is a usage error naming both flags.
+import type { RawOptions } from './options.js';
+import { duration, fail } from './values.js';
+
+/** What Prometheus says in /api/v1/status/runtimeinfo once it has taken a configuration. */
+const RUNTIMEINFO_CONDITIONS = [
+  '.data.reloadConfigSuccess == true',
+  '.data.lastConfigTime changed',
+];
+
+export function fromPrometheusConfigReloader(raw: RawOptions): RawOptions {
+  let out: RawOptions = { ...raw };
+  const interval = raw['retry-interval'];
+  if (interval !== undefined) {
+    if (raw['retry-initial'] !== undefined || raw['retry-max'] !== undefined) {
+      fail('retry-interval', interval, 'give it, or --retry-initial and --retry-max, not both');
+    }
+    duration('retry-interval', interval); // named by its own flag when it is not a duration
+    out = { ...out, 'retry-initial': interval, 'retry-max': interval };
+  }
+  const runtimeinfo = raw['runtimeinfo-url'];
+  if (runtimeinfo !== undefined) {
+    if ((raw['verify-url'] ?? []).length > 0) {
+      fail('runtimeinfo-url', runtimeinfo, 'give it, or --verify-url, not both');
+    }
+    out = {
+      ...out,
+      'verify-url': [runtimeinfo],
+      'verify-json': [...RUNTIMEINFO_CONDITIONS, ...(raw['verify-json'] ?? [])],
+    };
+  }
+  const method = raw['reload-method'];
+  if (method !== undefined && method !== 'http') {
+    if (method !== 'signal') fail('reload-method', method, 'expected http or signal');
+    if ((raw['http-url'] ?? []).length > 0) {
+      fail(
+        'reload-method',
+        method,
+        'signal sends SIGHUP instead of calling --reload-url / --http-url: drop one',
+      );
+    }
+    const selected =
+      raw['process-name'] !== undefined ||
+      raw['process-match'] !== undefined ||
+      raw['pid-file'] !== undefined;
+    out = {
+      ...out,
+      signal: raw.signal ?? 'HUP',
+      ...(!selected && { 'process-name': 'prometheus' }),
+    };
+  }
+  return out;
+}
