@@ -24,6 +24,8 @@ export interface Pki {
 }
 
 const run = promisify(execFile);
+/** A new P-256 key, unencrypted. */
+const NEW_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
 async function openssl(dir: string, ...args: string[]): Promise<void> {
   await run(OPENSSL, args, { cwd: dir, timeout: 30_000 });
@@ -35,11 +37,7 @@ async function makeCa(dir: string, cn: string): Promise<void> {
     dir,
     'req',
     '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
+    ...NEW_KEY,
     '-keyout',
     `${cn}.key`,
     '-out',
@@ -60,11 +58,7 @@ async function issue(dir: string, ca: string, cn: string, ext: string): Promise<
   await openssl(
     dir,
     'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
+    ...NEW_KEY,
     '-keyout',
     `${cn}.key`,
     '-out',

@@ -9,12 +9,13 @@ import { Agent } from 'node:http';
 import type { ReloadContext } from '../../src/actions/action.js';
 import { realClock } from '../../src/lib/clock.js';
 import { createHttpAction, type HttpActionOptions } from '../../src/actions/http.js';
-import { ReloadError } from '../../src/lib/errors.js';
 import { createMetrics } from '../../src/metrics/hotreload.js';
 import { parseStatusSpec, type StatusSpec } from '../../src/config/http-spec.js';
 import { VERSION } from '../../src/lib/version.js';
 import { FakeClock } from '../doubles/fake-clock.js';
 import { waitFor } from '../harness/wait.js';
+import type { ReloadError } from '../../src/lib/errors.js';
+import { failure } from '../doubles/reload-error.js';
 import { startTarget, type Target } from '../harness/http-target.js';
 
 const BOUND = { timeout: 5000 };
@@ -34,17 +35,6 @@ function context(signal: AbortSignal = new AbortController().signal): ReloadCont
     signal,
     superseded: new AbortController().signal,
   };
-}
-
-/** The ReloadError a run rejected with; fails the test when it resolved. */
-async function failure(run: Promise<unknown>): Promise<ReloadError> {
-  try {
-    await run;
-  } catch (err) {
-    assert.ok(err instanceof ReloadError, `expected a ReloadError, got ${String(err)}`);
-    return err;
-  }
-  return assert.fail('expected the run to fail');
 }
 
 /** Message, hint and every cause's message, for "never shows X" assertions. */

@@ -12,8 +12,8 @@ import { createVerifyUrlAction } from '../../src/actions/verify-url.js';
 import type { TlsConfig } from '../../src/config/config.js';
 import { parseStatusSpec } from '../../src/config/http-spec.js';
 import { realClock } from '../../src/lib/clock.js';
-import { ReloadError } from '../../src/lib/errors.js';
 import { cleanupTempDirs, makeTempDir } from '../harness/atomic-writer.js';
+import { failure } from '../doubles/reload-error.js';
 import { startTarget, type Target, type TargetTls } from '../harness/http-target.js';
 import { OPENSSL, makePki, type Pki } from '../harness/pki.js';
 import { requireProgram } from '../harness/programs.js';
@@ -23,16 +23,6 @@ const BOUND = { timeout: 20_000 };
 function context(): ReloadContext {
   const signal = new AbortController().signal;
   return { fingerprint: 'f', writtenAt: 0, changed: [], attempt: 1, signal, superseded: signal };
-}
-
-async function failure(run: Promise<unknown>): Promise<ReloadError> {
-  try {
-    await run;
-  } catch (err) {
-    assert.ok(err instanceof ReloadError, `expected a ReloadError, got ${String(err)}`);
-    return err;
-  }
-  return assert.fail('expected the run to fail');
 }
 
 describe('TLS and token auth of outgoing requests', () => {
