@@ -1,5 +1,6 @@
-// Builds the configured actions in their one fixed order: exec, http, signal, restart, verify,
-// exit. A command prepares or notifies first, the HTTP endpoints and signals reload in place, a
+// Builds the configured actions in their one fixed order: render, exec, http, signal, restart,
+// verify, exit. --config-envsubst-file is rendered before anything is told, a command prepares
+// or notifies first, the HTTP endpoints and signals reload in place, a
 // restart replaces the process, --verify-url checks the result, and exiting comes last because
 // nothing runs after it. The pipeline runs them in this order; each --http-url is a target of
 // its own.
@@ -13,10 +14,14 @@ import type { Action } from './action.js';
 import { createExecAction } from './exec.js';
 import { createExitAction } from './exit.js';
 import { createHttpAction } from './http.js';
+import { createRenderAction } from './render.js';
 import { createRestartAction } from './restart.js';
 import { createSignalAction } from './signal.js';
 import { createVerifyUrlAction } from './verify-url.js';
 import { selectedProcesses, supervisedChild } from './process-targets.js';
+
+/** Reading --config-file, at most. */
+const RENDER_READ_TIMEOUT_MS = 10_000;
 
 export interface ActionDeps {
   readonly supervisor: Supervisor | undefined;
@@ -53,6 +58,12 @@ export function createActions(config: Config, deps: ActionDeps): BuiltActions {
     return { targets: processes, procRoot: p.procRoot };
   };
   const actions: Action[] = [];
+  // Rendered first: what the application is told to read must be there.
+  if (config.render) {
+    actions.push(
+      createRenderAction({ ...config.render, env: deps.env, timeoutMs: RENDER_READ_TIMEOUT_MS }),
+    );
+  }
   if (p.exec)
     actions.push(createExecAction({ ...p.exec, env: deps.env, clock: deps.clock, log: deps.log }));
   for (const target of config.http)

@@ -1,5 +1,6 @@
 // prometheus-config-reloader's flags with their meanings, as hotreload's own options, applied
-// before the options are resolved: --retry-interval, --runtimeinfo-url and --reload-method here
+// before the options are resolved: --retry-interval, --runtimeinfo-url, --reload-method and
+// --config-file (watched; rendered by actions/render.ts with --config-envsubst-file) here
 // (--listen-address, --reload-url, --reload-timeout, --watched-dir, --watch-interval and
 // --log-format are aliases or options of their own in options.ts). A combination whose meaning
 // would be ambiguous is a usage error naming both flags.
@@ -52,6 +53,16 @@ export function fromPrometheusConfigReloader(raw: RawOptions): RawOptions {
       signal: raw.signal ?? 'HUP',
       ...(!selected && { 'process-name': 'prometheus' }),
     };
+  }
+  const input = raw['config-file'];
+  const output = raw['config-envsubst-file'];
+  if (output !== undefined && input === undefined) {
+    fail('config-envsubst-file', output, 'it is rendered from --config-file; add --config-file');
+  }
+  if (input !== undefined) {
+    if (input.trim() === '') fail('config-file', input, 'expected the path of a file');
+    if (output?.trim() === '') fail('config-envsubst-file', output, 'expected the path of a file');
+    out = { ...out, watch: [...(raw.watch ?? []), input] };
   }
   return out;
 }

@@ -62,6 +62,8 @@ export interface Config {
   readonly tls: TlsConfig | undefined;
   /** --http-bearer-token-file, sent with every request (reload and verify). */
   readonly bearer: HeaderFileConfig | undefined;
+  /** --config-file rendered into --config-envsubst-file before each delivery. */
+  readonly render: { readonly input: string; readonly output: string } | undefined;
   readonly retry: {
     readonly initialMs: number;
     readonly maxMs: number;
@@ -234,7 +236,14 @@ export function resolveConfig(
   const dryRun = raw['dry-run'] ?? false;
   const processConfig = resolveProcessConfig(raw, command, cwd);
   const { signal, restart, exec, exit } = processConfig;
-  if (urls.length === 0 && !signal && !restart && !exec && !exit && !dryRun) {
+  const render =
+    raw['config-file'] !== undefined && raw['config-envsubst-file'] !== undefined
+      ? Object.freeze({
+          input: path.resolve(cwd, raw['config-file']),
+          output: path.resolve(cwd, raw['config-envsubst-file']),
+        })
+      : undefined;
+  if (urls.length === 0 && !signal && !restart && !exec && !exit && !dryRun && !render) {
     throw new ConfigError(
       'http-url',
       undefined,
@@ -255,6 +264,7 @@ export function resolveConfig(
     maxWaitMs,
     tls,
     bearer: bearerHeader,
+    render,
     http: Object.freeze(
       urls.map((url) =>
         Object.freeze({ url, method, headers, headerFiles, expectStatus, timeoutMs, tls }),

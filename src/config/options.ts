@@ -60,6 +60,8 @@ export interface RawOptions {
   'retry-interval'?: string;
   'runtimeinfo-url'?: string;
   'reload-method'?: string;
+  'config-file'?: string;
+  'config-envsubst-file'?: string;
 }
 
 /** One option: yargs' definition, and how a list is written in its HOTRELOAD_* variable. */
@@ -442,6 +444,18 @@ export const OPTIONS: Record<keyof RawOptions, Def> = {
     type: 'string',
     describe:
       'http (the default: --http-url / --reload-url) or signal (--signal HUP to --process-name prometheus, unless a selector is given).',
+  },
+  'config-file': {
+    group: PCR,
+    type: 'string',
+    describe:
+      'A configuration file to watch (added to --watch); with --config-envsubst-file, rendered into it (gunzipped, $(VAR) expanded) before each reload.',
+  },
+  'config-envsubst-file': {
+    group: PCR,
+    type: 'string',
+    describe:
+      'Where --config-file is rendered, atomically, before the application is told (and at start): on a volume the application reads (an emptyDir).',
   },
 };
 

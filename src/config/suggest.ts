@@ -33,10 +33,6 @@ export function explainUnknown(message: string, argv: readonly string[]): string
  * prometheus-config-reloader's (cmd/prometheus-config-reloader/main.go) and thanos reloader's.
  */
 const FOREIGN_FLAGS: Readonly<Record<string, string>> = {
-  'config-file':
-    'hotreload does not render configuration files; watch the directory holding it with --watch',
-  'config-envsubst-file':
-    'hotreload does not render configuration files (no $(VAR) expansion); watch the rendered file with --watch',
   'watched-dir-recursive': 'a watched plain directory is always watched recursively; leave it out',
 };
 

@@ -29,6 +29,10 @@ export const ERROR_CODES = {
   E_VALIDATION: { kind: 'recoverable', means: 'the new content failed --validate' },
   E_VALIDATE_CMD: { kind: 'recoverable', means: '--validate-cmd refused the new content' },
   E_VALIDATE_TIMEOUT: { kind: 'recoverable', means: '--validate-cmd did not finish in time' },
+  E_RENDER: {
+    kind: 'recoverable',
+    means: '--config-file could not be rendered into --config-envsubst-file',
+  },
   E_HTTP: { kind: 'recoverable', means: 'the reload request failed' },
   E_HTTP_CONNECT: { kind: 'recoverable', means: 'the reload endpoint refused or is unreachable' },
   E_HTTP_STATUS: {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { after, afterEach, describe, it } from 'node:test';
 import { AtomicWriter, cleanupTempDirs, makeTempDir } from '../harness/atomic-writer.js';
 import { killAll, runHotreload, startHotreload } from '../harness/hotreload-process.js';
@@ -335,6 +336,45 @@ describe('hotreload CLI end to end', () => {
     await hr.waitForLog(reloaded, 10_000);
     assert.deepEqual(await hr.stop(), { code: 0, signal: null });
     assert.equal(t.requests.length, 1);
+  });
+
+  it("prometheus-config-reloader's --config-file/--config-envsubst-file: rendered at start, and again before each reload", async () => {
+    const dir = await makeTempDir('e2e-render');
+    const writer = new AtomicWriter(dir);
+    const config = (v: string) => ({
+      'prometheus.yaml.gz': {
+        content: gzipSync(`global:\n  external_labels:\n    replica: $(POD_NAME)\n    v: ${v}\n`),
+      },
+    });
+    await writer.write(config('1'));
+    const out = path.join(await makeTempDir('e2e-render-out'), 'prometheus.env.yaml');
+    const seen: string[] = [];
+    const t = await target(async () => {
+      seen.push(await readFile(out, 'utf8'));
+      return {};
+    });
+    const hr = startHotreload(
+      [
+        `--config-file=${path.join(dir, 'prometheus.yaml.gz')}`,
+        `--config-envsubst-file=${out}`,
+        `--reload-url=${t.url}/-/reload`,
+        '--debounce',
+        '50ms',
+        '--listen',
+        '',
+      ],
+      { POD_NAME: 'prometheus-k8s-0' },
+    );
+    await hr.ready();
+    const rendered = (v: string) =>
+      `global:\n  external_labels:\n    replica: prometheus-k8s-0\n    v: ${v}\n`;
+    await hr.waitForLog((r) => r.msg === 'reload succeeded' && r.action === 'render', 10_000);
+    assert.equal(await readFile(out, 'utf8'), rendered('1'));
+    await writer.write(config('2'));
+    await hr.waitForLog((r) => r.msg === 'reload succeeded' && r.action === 'http', 10_000);
+    assert.deepEqual(await hr.stop(), { code: 0, signal: null });
+    // The application, told, read the new rendering.
+    assert.deepEqual(seen, [rendered('2')]);
   });
 
   it("works with configmap-reload's flags unchanged", async () => {

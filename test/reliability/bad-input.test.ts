@@ -178,6 +178,16 @@ const VALUE_CASES: Case[] = [
   flagCase('log-format', 'text', 'not a format'),
   flagCase('include', '', 'an empty glob'),
   flagCase('reload-method', 'udp', 'neither http nor signal'),
+  flagCase(
+    'config-envsubst-file',
+    '/etc/prometheus/config_out/prometheus.env.yaml',
+    'without --config-file',
+  ),
+  flagCase('config-file', ' ', 'an empty path', [], { shows: q(' ') }),
+  flagCase('config-envsubst-file', '', 'an empty path', [
+    '--config-file',
+    '/etc/prometheus/prometheus.yaml.gz',
+  ]),
   flagCase('reload-method', 'signal', 'signal with a --reload-url to call'),
   flagCase('retry-interval', '5s', 'with --retry-initial', ['--retry-initial', '1s']),
   flagCase('retry-interval', 'often', 'not a duration', [], { shows: q('often') }),
@@ -473,18 +483,15 @@ const STRAY_CASES: StrayCase[] = [
   // Found by a hostile review: an unknown single-dash flag was read as a cluster of short ones,
   // one error per letter.
   {
+    what: "prometheus-config-reloader's --watched-dir-recursive says what to do instead",
+    shows: ['--watched-dir-recursive', 'is not a hotreload flag', 'always watched recursively'],
+    args: [...BASE, '--watched-dir-recursive'],
+  },
+  {
     what: "a single-dash typo of configmap-reload's -volume-dir",
     shows: ['unknown flag -volume-dri', '--volume-dir'],
     args: ['--listen', '', '--http-url', URL, '-volume-dri=/etc/config'],
   },
-  ...[
-    ['--config-file=/etc/prometheus/prometheus.yml.gz', '--watch'],
-    ['--config-envsubst-file=/etc/prometheus/config_out/prometheus.env.yaml', '--watch'],
-  ].map(([arg, instead]) => ({
-    what: `prometheus-config-reloader's ${arg!.split('=')[0]} says what to use instead`,
-    shows: [arg!.split('=')[0]!, 'is not a hotreload flag', instead!],
-    args: [...BASE, arg!],
-  })),
 ];
 
 /** HOTRELOAD_* variables that name no option: refused, with the one meant. */
