@@ -469,8 +469,8 @@ export const EXAMPLES: [string, string][] = [
     "configmap-reload's flags, unchanged",
   ],
   [
-    "$0 --watch /etc/app --http-url http://127.0.0.1:8080/reload --http-header-file 'Authorization=/var/run/secrets/token'",
-    'send a mounted token',
+    '$0 --watch /etc/app --http-url https://app:8443/reload --http-ca-file /etc/tls/ca.crt --http-bearer-token-file /var/run/secrets/tokens/reload',
+    'https with a mounted token (Authorization: Bearer)',
   ],
   [
     "$0 --watch /etc/nginx --signal HUP --process-match '^nginx: master'",
