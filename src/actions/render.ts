@@ -5,9 +5,9 @@
 // half a file). It runs first, before every other action, and at start too (the output may be
 // missing or stale). A reference to an unset variable fails the attempt (E_RENDER): the previous
 // output stays, and the attempt is retried.
-import { rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { writeFileAtomically } from '../lib/atomic-file.js';
 import { ReloadError, codeOf } from '../lib/errors.js';
 import { readSmallFile } from '../lib/small-file.js';
 import type { Action } from './action.js';
@@ -33,7 +33,7 @@ export function createRenderAction(opts: RenderOptions): Action {
     async run() {
       const raw = await readInput(opts);
       const text = substitute(unzipped(raw, opts.input).toString('utf8'), opts);
-      await writeAtomically(opts.output, text);
+      await writeOutput(opts.output, text);
     },
   };
 }
@@ -94,13 +94,10 @@ export function substitute(text: string, opts: Pick<RenderOptions, 'env' | 'inpu
   return out;
 }
 
-async function writeAtomically(output: string, text: string): Promise<void> {
-  const tmp = path.join(path.dirname(output), `.${path.basename(output)}.${process.pid}.tmp`);
+async function writeOutput(output: string, text: string): Promise<void> {
   try {
-    await writeFile(tmp, text);
-    await rename(tmp, output);
+    await writeFileAtomically(output, text);
   } catch (err) {
-    await rm(tmp, { force: true }).catch(() => undefined);
     throw new ReloadError(
       'E_RENDER',
       `cannot write --config-envsubst-file ${output}: ${codeOf(err) ?? String(err)}`,

@@ -2,8 +2,7 @@
 // an emptyDir, which outlives container restarts). Written atomically (temporary file, fsync,
 // rename), so a crash never leaves half a state. It does not decide what a stored state means;
 // the pipeline does.
-import { open, rename, rm } from 'node:fs/promises';
-import path from 'node:path';
+import { writeFileAtomically } from '../lib/atomic-file.js';
 import { RecoverableError, type ErrorCode } from '../lib/errors.js';
 import { readSmallFile } from '../lib/small-file.js';
 
@@ -66,18 +65,5 @@ function isTargets(value: unknown): value is Record<string, string | null> {
 
 /** Replaces the stored state atomically. */
 export async function writeState(file: string, state: StoredState): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  const handle = await open(tmp, 'w', 0o644);
-  try {
-    await handle.writeFile(JSON.stringify({ format: FORMAT, ...state }) + '\n');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  await writeFileAtomically(file, JSON.stringify({ format: FORMAT, ...state }) + '\n');
 }

@@ -759,7 +759,9 @@ function selected(watchPath: string, part: Part, select: FileFilter): Part {
   const files = [...part.files.keys()].some(dropped);
   const problems = part.problems.some((pr) => pr.code !== 'ENOENT' && dropped(pr.path));
   if (!files && !problems) return part;
-  const kept = makePart(
+  // Only a volume or a plain path holds files or unreadable entries (a missing or torn one holds
+  // neither, and is returned above).
+  return makePart(
     part.kind === 'volume' ? 'volume' : 'plain',
     {
       files: new Map([...part.files].filter(([p]) => !dropped(p))),
@@ -768,7 +770,6 @@ function selected(watchPath: string, part: Part, select: FileFilter): Part {
     part.written,
     { sorted: true, generation: part.generation, dirs: part.dirs, delta: part.delta },
   );
-  return part.kind === 'volume' || part.kind === 'plain' ? kept : { ...kept, kind: part.kind };
 }
 
 function makePart(

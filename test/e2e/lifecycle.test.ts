@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import { startStubbornServer } from '../harness/apps.js';
 import { AtomicWriter, cleanupTempDirs, makeTempDir } from '../harness/atomic-writer.js';
-import { TIMEOUT, hotreload, killProcesses, volume } from '../harness/e2e.js';
+import { FAST, TIMEOUT, hotreload, killProcesses, volume } from '../harness/e2e.js';
 import type { Exit, HotreloadProcess } from '../harness/hotreload-process.js';
 import { quietFor } from '../harness/wait.js';
 
@@ -15,16 +15,7 @@ afterEach(killProcesses);
 after(cleanupTempDirs);
 
 /** Fast timing without the server: nothing but hotreload's own work keeps it running. */
-const NO_SERVER = [
-  '--debounce',
-  '0',
-  '--retry-initial',
-  '100ms',
-  '--retry-max',
-  '300ms',
-  '--listen',
-  '',
-];
+const NO_SERVER = [...FAST, '--listen', '']; // a flag given twice takes its last value
 
 /** The exit, if hotreload exited within `ms`. */
 async function exitWithin(hr: HotreloadProcess, ms: number): Promise<Exit | undefined> {
