@@ -8,12 +8,21 @@ import path from 'node:path';
 import { dryRunActions } from './actions/dry-run.js';
 import { createActions } from './actions/create.js';
 import { fileStore, type AppliedStore } from './reload/applied-store.js';
-import { startApp } from './app.js';
+import { startApp, type RuleDeps } from './app.js';
 import { Supervisor, exitCodeOf, type ChildExit } from './process/supervisor.js';
 import { parse } from './config/cli.js';
 import { envName } from './config/env.js';
 import { realClock } from './lib/clock.js';
-import { resolveConfig, type Config } from './config/config.js';
+import type { Config } from './config/config.js';
+import {
+  checkRulesFlags,
+  MAX_RULES_FILE_BYTES,
+  parseRules,
+  resolveSetup,
+  type Rule,
+  type Setup,
+} from './config/rules.js';
+import { readSmallFile } from './lib/small-file.js';
 import { ConfigError, errorFields, FatalError, HotreloadError } from './lib/errors.js';
 import { takeSnapshot } from './volume/fingerprint.js';
 import { stalledCalls } from './volume/fingerprint-fs.js';
@@ -39,19 +48,28 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     (parsed.code === 0 ? process.stdout : process.stderr).write(parsed.output + '\n');
     return parsed.code;
   }
-  let config: Config;
+  let setup: Setup;
   try {
-    config = resolveConfig(parsed.options, process.cwd(), parsed.command);
+    checkRulesFlags(parsed.options);
+    setup = resolveSetup(
+      parsed.options,
+      process.cwd(),
+      parsed.command,
+      parsed.options.config === undefined
+        ? undefined
+        : await readRulesFile(path.resolve(parsed.options.config)),
+    );
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     const source = parsed.fromEnv.includes(err.flag) ? ` (set by ${envName(err.flag)})` : '';
     process.stderr.write(`hotreload: ${err.message}${source}\nRun 'hotreload --help' for usage.\n`);
     return 2;
   }
-  const output = config.logFormat === 'logfmt' ? logfmtOutput(stdoutOutput()) : stdoutOutput();
-  const log = createLogger(config.logLevel, output);
+  const { server } = setup;
+  const output = server.logFormat === 'logfmt' ? logfmtOutput(stdoutOutput()) : stdoutOutput();
+  const log = createLogger(server.logLevel, output);
   try {
-    return await run(config, log, output, env);
+    return await run(setup, log, output, env);
   } catch (err) {
     log.fatal(
       {
@@ -67,21 +85,43 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   }
 }
 
+/** How long reading the rules file may take. */
+const RULES_READ_TIMEOUT_MS = 10_000;
+
+/** The rules file's text; one that cannot be read is a ConfigError naming it. */
+async function readRulesFile(file: string): Promise<string> {
+  try {
+    const bytes = await readSmallFile(file, {
+      maxBytes: MAX_RULES_FILE_BYTES,
+      timeoutMs: RULES_READ_TIMEOUT_MS,
+    });
+    return bytes.toString('utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new ConfigError(
+      'config',
+      file,
+      `cannot read it (${e.code ?? e.message}); give the path of a YAML file of rules (at most ${MAX_RULES_FILE_BYTES} bytes)`,
+    );
+  }
+}
+
 type Ending =
   | { readonly kind: 'signal'; readonly signal: NodeJS.Signals }
   | { readonly kind: 'exit-action'; readonly code: number }
   | { readonly kind: 'child-exited'; readonly exit: ChildExit };
 
 async function run(
-  config: Config,
+  setup: Setup,
   log: Logger,
   output: LogOutput,
   env: NodeJS.ProcessEnv,
 ): Promise<number> {
   const startedAt = realClock.now() - process.uptime() * 1000;
+  const { server, child } = setup;
   const supervisor =
-    config.process.command.length > 0
-      ? new Supervisor(config.process.command, { env, log, clock: realClock })
+    child.command.length > 0
+      ? new Supervisor(child.command, { env, log, clock: realClock })
       : undefined;
   // --exit's request, once the actions exist and it has run.
   let exitRequested!: (code: number) => void;
@@ -115,54 +155,54 @@ async function run(
   const startup = new AbortController();
   void ending.then((end) => {
     startup.abort(new Error(`stopping during start-up (${end.kind})`));
-    armWatchdog(config, supervisor !== undefined, log);
+    armWatchdog(setup, supervisor !== undefined, log);
   });
   supervisor?.start();
   try {
     const metrics = createMetrics(VERSION, {
-      configmapReload: config.configmapReloadMetrics,
+      configmapReload: server.configmapReloadMetrics,
+      rulesFile: setup.rulesFile !== undefined,
       logDropped: () => output.dropped,
     });
-    const { actions, exitRequested: exitAsked } = createActions(config, {
-      supervisor,
-      kill: (pid, signal) => process.kill(pid, signal),
-      selfPid: process.pid,
-      selfUid: process.getuid?.() ?? -1,
-      env,
-      clock: realClock,
-      log,
-      observeHttp: metrics.configmapReload?.request,
-    });
-    void exitAsked?.then(exitRequested);
-    if (config.tls?.insecure) {
-      log.warn(
-        { flag: '--http-insecure-skip-verify' },
-        "https:// servers' certificates are not checked: anyone on the path can answer the reload and verify requests; give --http-ca-file instead",
-      );
-    }
-    log.info(
-      {
-        version: VERSION,
-        node: process.versions.node,
-        ...summary(config),
-        actions: actions.map(({ kind, target }) => ({ kind, target })),
-      },
-      'starting',
-    );
-    const app = await startApp(
-      {
-        config,
-        actions: config.dryRun ? dryRunActions(actions, log) : actions,
+    const labelled = setup.rulesFile !== undefined;
+    // A rule's actions, validators and state store: at start, and for each rule a changed rules
+    // file starts.
+    const build = async (rule: Rule): Promise<RuleDeps> => {
+      const { config } = rule;
+      const ruleLog = labelled ? log.child({ rule: rule.name }) : log;
+      const { actions, exitRequested: exitAsked } = createActions(config, {
+        supervisor,
+        kill: (pid, signal) => process.kill(pid, signal),
+        selfPid: process.pid,
+        selfUid: process.getuid?.() ?? -1,
+        env,
         clock: realClock,
-        random: Math.random,
-        log,
-        metrics,
-        version: VERSION,
-        takeSnapshot,
-        watchPath,
-        validators: createValidators(config.safety, { env, clock: realClock, log }),
-        store: await stateStore(config, log),
-        findSubPathMounts: async (watched) => subPathMounts(await readMounts(), watched),
+        log: ruleLog,
+        observeHttp: metrics.configmapReload?.request,
+      });
+      void exitAsked?.then(exitRequested);
+      if (config.tls?.insecure) {
+        ruleLog.warn(
+          { flag: '--http-insecure-skip-verify' },
+          "https:// servers' certificates are not checked: anyone on the path can answer the reload and verify requests; give --http-ca-file instead",
+        );
+      }
+      ruleLog.info(
+        {
+          version: VERSION,
+          node: process.versions.node,
+          ...summary(config),
+          actions: actions.map(({ kind, target }) => ({ kind, target })),
+        },
+        'starting',
+      );
+      return {
+        name: rule.name,
+        source: rule.source,
+        config,
+        actions: config.dryRun ? dryRunActions(actions, ruleLog) : actions,
+        validators: createValidators(config.safety, { env, clock: realClock, log: ruleLog }),
+        store: await stateStore(config, ruleLog),
         changedDuringPod: (snapshot) =>
           changedDuringPod(snapshot, {
             procRoot: config.process.procRoot,
@@ -170,6 +210,30 @@ async function run(
             selfStartedAt: startedAt,
             clock: realClock,
           }),
+      };
+    };
+    const rulesFile = setup.rulesFile;
+    const app = await startApp(
+      {
+        server,
+        rules: await Promise.all(setup.rules.map(build)),
+        rulesFile: rulesFile && {
+          path: rulesFile.path,
+          text: rulesFile.text,
+          async load() {
+            const text = await readRulesFile(rulesFile.path);
+            return { text, rules: parseRules(text, rulesFile.path, rulesFile.base, child.command) };
+          },
+          build,
+        },
+        clock: realClock,
+        random: Math.random,
+        log,
+        metrics,
+        version: VERSION,
+        takeSnapshot,
+        watchPath,
+        findSubPathMounts: async (watched) => subPathMounts(await readMounts(), watched),
       },
       startup.signal,
     ).catch((err: unknown) => {
@@ -181,18 +245,18 @@ async function run(
     // From here on a restart in progress (--restart of the child) does not start it again.
     supervisor?.close();
     log.info(
-      { ...end, shutdownTimeoutMs: config.shutdownTimeoutMs, ...(!app && { during: 'start-up' }) },
+      { ...end, shutdownTimeoutMs: server.shutdownTimeoutMs, ...(!app && { during: 'start-up' }) },
       'stopping',
     );
-    await app?.stop(config.shutdownTimeoutMs);
-    const code = await finish(end, supervisor, config);
+    await app?.stop(server.shutdownTimeoutMs);
+    const code = await finish(end, supervisor, setup);
     log.info({ code }, 'stopped');
     return code;
   } catch (err) {
     // A fatal error (the port taken, the state file's directory read-only) must not leave the
     // child running without its supervisor.
     supervisor?.close();
-    await supervisor?.stop(config.process.stopSignal, config.process.stopTimeoutMs);
+    await supervisor?.stop(child.stopSignal, child.stopTimeoutMs);
     throw err;
   }
 }
@@ -209,11 +273,11 @@ const CHILD_KILL_WAIT_MS = 5000;
  * --stop-timeout and the SIGKILL wait when it stops a child): with SIGKILL of itself, since a
  * normal exit would wait for a thread stuck in a call to a mount that does not answer.
  */
-function armWatchdog(config: Config, child: boolean, log: Logger): void {
+function armWatchdog(setup: Setup, child: boolean, log: Logger): void {
   const ms =
-    config.shutdownTimeoutMs +
+    setup.server.shutdownTimeoutMs +
     SHUTDOWN_GRACE_MS +
-    (child ? config.process.stopTimeoutMs + CHILD_KILL_WAIT_MS : 0);
+    (child ? setup.child.stopTimeoutMs + CHILD_KILL_WAIT_MS : 0);
   const timer = setTimeout(() => {
     log.error({ boundMs: ms }, 'shutdown did not end in time; hotreload kills itself');
     process.kill(process.pid, 'SIGKILL');
@@ -243,7 +307,7 @@ async function stateStore(config: Config, log: Logger): Promise<AppliedStore | u
 async function finish(
   end: Ending,
   supervisor: Supervisor | undefined,
-  config: Config,
+  setup: Setup,
 ): Promise<number> {
   switch (end.kind) {
     case 'exit-action':
@@ -253,7 +317,7 @@ async function finish(
     case 'signal': {
       if (!supervisor) return 0;
       // The child gets the signal hotreload received; its exit code becomes hotreload's.
-      const exit = await supervisor.stop(parseSignal(end.signal)!, config.process.stopTimeoutMs);
+      const exit = await supervisor.stop(parseSignal(end.signal)!, setup.child.stopTimeoutMs);
       return exit ? exitCodeOf(exit) : 0;
     }
   }
@@ -274,7 +338,6 @@ function summary(config: Config): Record<string, unknown> {
     maxWaitMs: config.maxWaitMs,
     resyncIntervalMs: config.resyncIntervalMs,
     retry: config.retry,
-    child: config.process.command[0],
     dryRun: config.dryRun,
     reloadOnStart: config.reloadOnStart,
   };

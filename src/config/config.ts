@@ -50,7 +50,19 @@ export interface ListenAddress {
   readonly port: number;
 }
 
-export interface Config {
+/** The settings of the process as a whole: one server, one log (config/options.ts PROCESS_OPTIONS). */
+export interface ServerConfig {
+  readonly listen: ListenAddress | undefined;
+  readonly metricsPath: string;
+  /** Also export configmap-reload's metric names (--configmap-reload-metrics). */
+  readonly configmapReloadMetrics: boolean;
+  readonly logLevel: LogLevel;
+  readonly logFormat: 'json' | 'logfmt';
+  readonly shutdownTimeoutMs: number;
+}
+
+/** One rule's settings (the flags form is one rule), with the server's. */
+export interface Config extends ServerConfig {
   readonly watch: readonly string[];
   /** --include / --exclude: the files that count. */
   readonly selection: { readonly include: readonly string[]; readonly exclude: readonly string[] };
@@ -71,13 +83,6 @@ export interface Config {
   };
   readonly reloadOnStart: boolean;
   readonly dryRun: boolean;
-  readonly listen: ListenAddress | undefined;
-  readonly metricsPath: string;
-  /** Also export configmap-reload's metric names (--configmap-reload-metrics). */
-  readonly configmapReloadMetrics: boolean;
-  readonly logLevel: LogLevel;
-  readonly logFormat: 'json' | 'logfmt';
-  readonly shutdownTimeoutMs: number;
   readonly process: ProcessConfig;
   readonly safety: SafetyConfig;
 }
@@ -214,25 +219,7 @@ export function resolveConfig(
       raw['retry-max'] ?? DEFAULTS.retryMax,
       `must be at least --retry-initial (${raw['retry-initial'] ?? DEFAULTS.retryInitial})`,
     );
-  const logFormat = v('log-format', DEFAULTS.logFormat);
-  if (logFormat !== 'json' && logFormat !== 'logfmt')
-    throw new ConfigError('log-format', logFormat, 'expected json or logfmt');
-  const logLevel = v('log-level', DEFAULTS.logLevel);
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel))
-    throw new ConfigError('log-level', logLevel, `expected one of ${LOG_LEVELS.join(', ')}`);
-  const metricsPath = v('metrics-path', DEFAULTS.metricsPath);
-  if (!/^\/[^\s?#]*$/.test(metricsPath))
-    throw new ConfigError(
-      'metrics-path',
-      metricsPath,
-      'expected a path starting with /, e.g. /metrics',
-    );
-  if (['/healthz', '/readyz', '/status'].includes(metricsPath))
-    throw new ConfigError(
-      'metrics-path',
-      metricsPath,
-      `${metricsPath} is one of hotreload's own endpoints (probes and status); choose another path, e.g. /metrics`,
-    );
+  const server = resolveServerConfig(raw);
   const dryRun = raw['dry-run'] ?? false;
   const processConfig = resolveProcessConfig(raw, command, cwd);
   const { signal, restart, exec, exit } = processConfig;
@@ -277,19 +264,47 @@ export function resolveConfig(
     }),
     reloadOnStart: raw['reload-on-start'] ?? false,
     dryRun,
-    listen: listenAddress(v('listen', DEFAULTS.listen)),
+    process: processConfig,
+    safety: resolveSafetyConfig(raw, processConfig, cwd),
+    ...server,
+  });
+}
+
+/** Resolves the process-wide options (the server, the log, the shutdown). */
+export function resolveServerConfig(raw: RawOptions): ServerConfig {
+  const logFormat = raw['log-format'] ?? DEFAULTS.logFormat;
+  if (logFormat !== 'json' && logFormat !== 'logfmt')
+    throw new ConfigError('log-format', logFormat, 'expected json or logfmt');
+  const logLevel = raw['log-level'] ?? DEFAULTS.logLevel;
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel))
+    throw new ConfigError('log-level', logLevel, `expected one of ${LOG_LEVELS.join(', ')}`);
+  const metricsPath = raw['metrics-path'] ?? DEFAULTS.metricsPath;
+  if (!/^\/[^\s?#]*$/.test(metricsPath))
+    throw new ConfigError(
+      'metrics-path',
+      metricsPath,
+      'expected a path starting with /, e.g. /metrics',
+    );
+  if (['/healthz', '/readyz', '/status'].includes(metricsPath))
+    throw new ConfigError(
+      'metrics-path',
+      metricsPath,
+      `${metricsPath} is one of hotreload's own endpoints (probes and status); choose another path, e.g. /metrics`,
+    );
+  return {
+    listen: listenAddress(raw.listen ?? DEFAULTS.listen),
     metricsPath,
     configmapReloadMetrics: raw['configmap-reload-metrics'] ?? false,
     logLevel: logLevel as LogLevel,
     logFormat,
-    process: processConfig,
-    safety: resolveSafetyConfig(raw, processConfig, cwd),
     shutdownTimeoutMs: duration(
       'shutdown-timeout',
-      v('shutdown-timeout', DEFAULTS.shutdownTimeout),
-      { allowZero: true },
+      raw['shutdown-timeout'] ?? DEFAULTS.shutdownTimeout,
+      {
+        allowZero: true,
+      },
     ),
-  });
+  };
 }
 
 /**

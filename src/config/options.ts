@@ -5,6 +5,7 @@ import type { Options } from 'yargs';
 import { DEFAULTS } from './defaults.js';
 
 export interface RawOptions {
+  config?: string;
   watch?: string[];
   include?: string[];
   exclude?: string[];
@@ -79,6 +80,12 @@ const PCR = "prometheus-config-reloader's flags (mapped to hotreload's):";
 
 /** Every option; the key is the flag, and HOTRELOAD_<KEY in upper snake case> its variable. */
 export const OPTIONS: Record<keyof RawOptions, Def> = {
+  config: {
+    group: GENERAL,
+    type: 'string',
+    describe:
+      'A YAML file of rules, each with its own watch paths, filters, actions and retries (docs/GUIDE.md, Rules); applied again when it changes. With it, only the server, log and child flags are given.',
+  },
   watch: {
     group: WATCHING,
     type: 'string',
@@ -486,6 +493,30 @@ export const EXAMPLES: [string, string][] = [
   ],
   ['$0 --watch ./config --dry-run --debounce 0', 'only log what changes'],
 ];
+
+/**
+ * The options of the process as a whole (one server, one log, one supervised child): given as
+ * flags also with --config, never in a rule. Every other option is a rule's setting.
+ */
+export const PROCESS_OPTIONS: ReadonlySet<keyof RawOptions> = new Set([
+  'config',
+  'listen',
+  'metrics-path',
+  'configmap-reload-metrics',
+  'log-level',
+  'log-format',
+  'shutdown-timeout',
+]);
+
+/**
+ * Rule settings that may also be given as flags with --config: how the supervised child is
+ * stopped, and where /proc is; a rule that sets them wins for its own actions.
+ */
+export const INHERITED_OPTIONS: ReadonlySet<keyof RawOptions> = new Set([
+  'stop-signal',
+  'stop-timeout',
+  'proc-root',
+]);
 
 /** Every long name and alias, with its option's definition. */
 export function optionsByName(): Map<string, Def> {

@@ -9,7 +9,10 @@
 
 /** Every code hotreload raises, its kind, and what it means (docs/ERRORS.md lists them). */
 export const ERROR_CODES = {
-  E_CONFIG: { kind: 'fatal', means: 'a flag or HOTRELOAD_* variable has a bad value (exit 2)' },
+  E_CONFIG: {
+    kind: 'fatal',
+    means: 'a flag, HOTRELOAD_* variable or the rules file (--config) has a bad value (exit 2)',
+  },
   E_LISTEN: { kind: 'fatal', means: 'the --listen address cannot be bound' },
   E_STATE_FILE: { kind: 'fatal', means: "--state-file's directory is not writable" },
 
@@ -25,6 +28,10 @@ export const ERROR_CODES = {
   E_STATE_FORMAT: {
     kind: 'recoverable',
     means: '--state-file was written by an older hotreload; replaced at the next reload',
+  },
+  E_RULES_FILE: {
+    kind: 'recoverable',
+    means: 'a changed rules file (--config) cannot be used; the rules before it keep running',
   },
   E_VALIDATION: { kind: 'recoverable', means: 'the new content failed --validate' },
   E_VALIDATE_CMD: { kind: 'recoverable', means: '--validate-cmd refused the new content' },
@@ -111,6 +118,9 @@ export class FatalError extends HotreloadError {
 /** A bad flag or environment value. The message names the flag, the bad value and what is accepted. */
 export class ConfigError extends HotreloadError {
   readonly flag: string;
+  /** The value given (undefined: none was), and what would do. */
+  readonly value: unknown;
+  readonly accepted: string;
 
   constructor(flag: string, value: unknown, accepted: string) {
     const shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
@@ -121,6 +131,8 @@ export class ConfigError extends HotreloadError {
         : `invalid value for --${flag}: ${shown}; ${accepted}`,
     );
     this.flag = flag;
+    this.value = value;
+    this.accepted = accepted;
   }
 }
 

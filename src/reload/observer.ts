@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../lib/clock.js';
 import type { ErrorFields } from '../lib/errors.js';
-import { setApplied, type Metrics, type ReloadResult } from '../metrics/hotreload.js';
+import { addRule, setApplied, type Metrics, type ReloadResult } from '../metrics/hotreload.js';
 import { MAX_HASHED_BYTES, TOO_LARGE, type Problem } from '../volume/fingerprint.js';
 
 /** One delivery target, as metrics label it. */
@@ -109,45 +109,51 @@ export function observers(...list: readonly ReloadObserver[]): ReloadObserver {
   };
 }
 
-/** Records the events in hotreload's metrics (and configmap-reload's watcher errors). */
-export function metricsObserver(metrics: Metrics, clock: Clock): ReloadObserver {
+/** Records one rule's events in hotreload's metrics (and configmap-reload's watcher errors). */
+export function metricsObserver(metrics: Metrics, clock: Clock, rule: string): ReloadObserver {
   const none = () => {};
+  const target = (t: TargetRef) => ({ rule, ...labelsOf(t) });
+  let applied: string | undefined;
+  addRule(metrics, rule);
   return {
     watching(paths) {
       for (const path of paths) {
-        metrics.watchEvents.inc({ path }, 0);
-        metrics.watchErrors.inc({ path }, 0);
+        metrics.watchEvents.inc({ rule, path }, 0);
+        metrics.watchErrors.inc({ rule, path }, 0);
       }
     },
-    watchEvent: (e) => metrics.watchEvents.inc({ path: e.watchPath }),
+    watchEvent: (e) => metrics.watchEvents.inc({ rule, path: e.watchPath }),
     watchError(path) {
-      metrics.watchErrors.inc({ path });
+      metrics.watchErrors.inc({ rule, path });
       metrics.configmapReload?.watcherError();
     },
     targets(targets) {
-      for (const t of targets) metrics.targetInSync.set(labelsOf(t), 0);
+      for (const t of targets) metrics.targetInSync.set(target(t), 0);
     },
     started: none,
     waitingFor: none,
-    unreadable: (_, count) => metrics.unreadableFiles.set(count),
-    fingerprintFailed: () => metrics.fingerprintFailures.inc(),
-    changed: () => metrics.changes.inc(),
+    unreadable: (_, count) => metrics.unreadableFiles.set({ rule }, count),
+    fingerprintFailed: () => metrics.fingerprintFailures.inc({ rule }),
+    changed: () => metrics.changes.inc({ rule }),
     retryDropped: none,
     tellingAgain: none,
     superseding: none,
-    rejected: () => metrics.validationFailures.inc(),
+    rejected: () => metrics.validationFailures.inc({ rule }),
     attempted(o) {
-      metrics.reloads.inc({ ...labelsOf(o), result: o.result });
+      metrics.reloads.inc({ ...target(o), result: o.result });
       if (o.result === 'success' || o.result === 'skipped') {
-        metrics.lastReloadSuccessTimestamp.set(clock.now() / 1000);
+        metrics.lastReloadSuccessTimestamp.set({ rule }, clock.now() / 1000);
       }
     },
-    runFinished: (ms) => metrics.reloadDuration.observe(ms / 1000),
-    applied: (fingerprint) => setApplied(metrics, fingerprint),
+    runFinished: (ms) => metrics.reloadDuration.observe({ rule }, ms / 1000),
+    applied(fingerprint) {
+      setApplied(metrics, rule, fingerprint, applied);
+      applied = fingerprint;
+    },
     standing(e) {
-      for (const t of e.targets) metrics.targetInSync.set(labelsOf(t), t.inSync ? 1 : 0);
-      metrics.pendingReload.set(e.pending ? 1 : 0);
-      metrics.lastReloadSuccessful.set(e.lastFailed ? 0 : 1);
+      for (const t of e.targets) metrics.targetInSync.set(target(t), t.inSync ? 1 : 0);
+      metrics.pendingReload.set({ rule }, e.pending ? 1 : 0);
+      metrics.lastReloadSuccessful.set({ rule }, e.lastFailed ? 0 : 1);
     },
   };
 }

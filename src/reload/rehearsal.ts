@@ -44,7 +44,7 @@ export async function rehearse(clock: Clock, version: string): Promise<number> {
     random: Math.random,
     // Metrics and a log of its own, so their code is warmed too; nothing reads them.
     observer: observers(
-      metricsObserver(createMetrics(version, { processMetrics: false }), clock),
+      metricsObserver(createMetrics(version, { processMetrics: false }), clock, 'rehearsal'),
       logObserver(pino({ level: 'silent' })),
     ),
     schedule: (reason, delayMs, onDue): TimerHandle => debouncer.after(reason, delayMs, onDue),

@@ -10,11 +10,12 @@ import {
 } from '../../src/reload/observer.js';
 import { FakeClock } from './fake-clock.js';
 
-/** Records in `metrics` and logs to `log`; the success timestamp reads `clock`. */
+/** Records in `metrics` (as `rule`) and logs to `log`; the success timestamp reads `clock`. */
 export function reloadObserver(
   metrics: Metrics,
   log: Logger,
   clock: Clock = new FakeClock(),
+  rule = 'default',
 ): ReloadObserver {
-  return observers(metricsObserver(metrics, clock), logObserver(log));
+  return observers(metricsObserver(metrics, clock, rule), logObserver(log));
 }

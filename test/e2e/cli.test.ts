@@ -191,14 +191,14 @@ describe('hotreload CLI end to end', () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     for (const line of [
       // One series per target, the password masked in its label.
-      /^hotreload_reloads_total\{action="http",target="POST http:\/\/user:xxxxx@127\.0\.0\.1:\d+\/r",result="success"\} 1$/m,
-      /^hotreload_target_in_sync\{action="http",target="POST http:\/\/user:xxxxx@127\.0\.0\.1:\d+\/r"\} 1$/m,
-      /^hotreload_last_reload_successful 1$/m,
-      /^hotreload_pending_reload 0$/m,
-      /^hotreload_watch_events_total\{path=".*"\} [1-9]/m,
-      /^hotreload_reload_duration_seconds_count 1$/m,
-      /^hotreload_applied_config_info\{fingerprint="[0-9a-f]{64}"\} 1$/m,
-      /^hotreload_last_reload_success_timestamp_seconds \d/m,
+      /^hotreload_reloads_total\{rule="default",action="http",target="POST http:\/\/user:xxxxx@127\.0\.0\.1:\d+\/r",result="success"\} 1$/m,
+      /^hotreload_target_in_sync\{rule="default",action="http",target="POST http:\/\/user:xxxxx@127\.0\.0\.1:\d+\/r"\} 1$/m,
+      /^hotreload_last_reload_successful\{rule="default"\} 1$/m,
+      /^hotreload_pending_reload\{rule="default"\} 0$/m,
+      /^hotreload_watch_events_total\{rule="default",path=".*"\} [1-9]/m,
+      /^hotreload_reload_duration_seconds_count\{rule="default"\} 1$/m,
+      /^hotreload_applied_config_info\{rule="default",fingerprint="[0-9a-f]{64}"\} 1$/m,
+      /^hotreload_last_reload_success_timestamp_seconds\{rule="default"\} \d/m,
       /^hotreload_watch_errors_total/m,
       /^process_resident_memory_bytes \d/m,
     ]) {

@@ -53,8 +53,8 @@ async function start(
     clock: realClock,
   });
   const app = await startApp({
-    config,
-    actions: [action],
+    server: config,
+    rules: [{ name: 'default', config, actions: [action] }],
     clock: realClock,
     random: Math.random,
     log: sink.log,

@@ -268,7 +268,7 @@ describe('a process that is starting is never signalled', () => {
       assert.equal(
         await series(
           base,
-          `hotreload_reloads_total{action="signal",target="SIGHUP to the selected process",result="skipped"}`,
+          `hotreload_reloads_total{rule="default",action="signal",target="SIGHUP to the selected process",result="skipped"}`,
         ),
         1,
       );
@@ -525,14 +525,14 @@ describe('smaller untruths', () => {
     assert.equal(
       await series(
         base,
-        'hotreload_reloads_total{action="none",target="no action configured",result="dry_run"}',
+        'hotreload_reloads_total{rule="default",action="none",target="no action configured",result="dry_run"}',
       ),
       1,
     );
     assert.equal(
       await series(
         base,
-        'hotreload_reloads_total{action="none",target="no action configured",result="success"}',
+        'hotreload_reloads_total{rule="default",action="none",target="no action configured",result="success"}',
       ),
       undefined,
     );

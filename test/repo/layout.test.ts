@@ -16,6 +16,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MAY_IMPORT: Record<string, readonly string[]> = {
   '.': [
     'serve',
+    'rules',
     'reload',
     'actions',
     'validate',
@@ -27,6 +28,17 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
     'lib',
   ],
   serve: ['reload', 'watch', 'config', 'lib'],
+  rules: [
+    'reload',
+    'actions',
+    'validate',
+    'watch',
+    'config',
+    'volume',
+    'metrics',
+    'process',
+    'lib',
+  ],
   reload: ['actions', 'validate', 'volume', 'metrics', 'process', 'lib'],
   actions: ['config', 'metrics', 'process', 'lib'],
   validate: ['process', 'lib'],

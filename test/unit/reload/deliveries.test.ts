@@ -98,13 +98,13 @@ describe('several targets of one kind (--http-url, repeated)', () => {
     );
     assert.match(
       (await t.metric(
-        /hotreload_reloads_total\{action="http",target="POST http:\/\/a\/",result="failure"\}/,
+        /hotreload_reloads_total\{rule="default",action="http",target="POST http:\/\/a\/",result="failure"\}/,
       ))!,
       / 2$/,
     );
     assert.match(
       (await t.metric(
-        /hotreload_reloads_total\{action="http",target="POST http:\/\/b\/",result="success"\}/,
+        /hotreload_reloads_total\{rule="default",action="http",target="POST http:\/\/b\/",result="success"\}/,
       ))!,
       / 1$/,
     );
@@ -122,10 +122,12 @@ describe('several targets of one kind (--http-url, repeated)', () => {
     await t.clock.tick(100);
     assert.deepEqual(contents(b), [snap('v2').hash, snap('v3').hash]);
     assert.equal(
-      (await t.metric(/^hotreload_target_in_sync\{action="http",target="POST http:\/\/a\/"\}/))!,
-      'hotreload_target_in_sync{action="http",target="POST http://a/"} 0',
+      (await t.metric(
+        /^hotreload_target_in_sync\{rule="default",action="http",target="POST http:\/\/a\/"\}/,
+      ))!,
+      'hotreload_target_in_sync{rule="default",action="http",target="POST http://a/"} 0',
     );
-    assert.match((await t.metric(/^hotreload_pending_reload /))!, / 1$/);
+    assert.match((await t.metric(/^hotreload_pending_reload\{rule="default"\} /))!, / 1$/);
     t.pipeline.stop();
   });
 });
@@ -193,7 +195,7 @@ describe('verification after the deliveries', () => {
     assert.equal(t.pipeline.status().applied, snap('v2').hash);
     assert.match(
       (await t.metric(
-        /hotreload_reloads_total\{action="signal",target="signal-target",result="skipped"\}/,
+        /hotreload_reloads_total\{rule="default",action="signal",target="signal-target",result="skipped"\}/,
       ))!,
       / 1$/,
     );
@@ -229,7 +231,7 @@ describe('verification after the deliveries', () => {
     assert.equal(t.pipeline.status().applied, snap('v3').hash);
     assert.match(
       (await t.metric(
-        /hotreload_reloads_total\{action="signal",target="signal-target",result="superseded"\}/,
+        /hotreload_reloads_total\{rule="default",action="signal",target="signal-target",result="superseded"\}/,
       ))!,
       / 1$/,
     );

@@ -2,7 +2,7 @@
 // implementation records what it should, and observers() tells every one of them.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createMetrics } from '../../../src/metrics/hotreload.js';
+import { createMetrics, removeRule } from '../../../src/metrics/hotreload.js';
 import {
   logObserver,
   metricsObserver,
@@ -34,7 +34,7 @@ describe('ReloadObserver', () => {
   it('the metrics count outcomes by target and result, and follow where targets stand', async () => {
     const metrics = createMetrics('test', { processMetrics: false });
     const clock = new FakeClock();
-    const o = metricsObserver(metrics, clock);
+    const o = metricsObserver(metrics, clock, 'default');
     o.attempted(FAILED, { kind: 'retry', retryInMs: 500 });
     o.attempted({ ...FAILED, ok: true, result: 'success', attempt: 3 }, undefined);
     o.standing({
@@ -51,6 +51,39 @@ describe('ReloadObserver', () => {
     assert.equal((await sample(metrics, 'hotreload_pending_reload'))?.[0]?.value, 0);
     const success = await sample(metrics, 'hotreload_last_reload_success_timestamp_seconds');
     assert.equal(success?.[0]?.value, clock.now() / 1000);
+  });
+
+  it("each rule's series carry its name; a removed rule's gauges go, its counters stay", async () => {
+    const metrics = createMetrics('test', { processMetrics: false });
+    const clock = new FakeClock();
+    const nginx = metricsObserver(metrics, clock, 'nginx');
+    const app = metricsObserver(metrics, clock, 'app');
+    nginx.attempted(FAILED, { kind: 'retry', retryInMs: 500 });
+    nginx.standing({ targets: [], pending: true, lastFailed: true });
+    app.applied('a'.repeat(64));
+    app.applied('b'.repeat(64));
+    type Sample = { value: number; labels: Record<string, string | number> };
+    const byRule = async (name: string): Promise<Record<string, Sample | undefined>> =>
+      Object.fromEntries(
+        ((await sample(metrics, name)) ?? []).map((v): [string, Sample] => [
+          String(v.labels.rule),
+          v as Sample,
+        ]),
+      );
+    const successful = await byRule('hotreload_last_reload_successful');
+    assert.equal(successful.nginx?.value, 0);
+    assert.equal(successful.app?.value, 1);
+    assert.equal((await byRule('hotreload_pending_reload')).app?.value, 0);
+    assert.equal((await byRule('hotreload_reloads_total')).nginx?.labels.result, 'failure');
+    // One applied series per rule: the last content it took.
+    const applied = (await sample(metrics, 'hotreload_applied_config_info')) ?? [];
+    assert.deepEqual(
+      applied.map((v) => [v.labels.rule, v.labels.fingerprint]),
+      [['app', 'b'.repeat(64)]],
+    );
+    await removeRule(metrics, 'nginx');
+    assert.deepEqual(Object.keys(await byRule('hotreload_last_reload_successful')), ['app']);
+    assert.equal((await byRule('hotreload_reloads_total')).nginx?.value, 1);
   });
 
   it('the log says what follows a failure: a retry, giving up, or newer content', () => {

@@ -121,9 +121,15 @@ describe('validation before reloading', () => {
       snap('v1').hash,
       'the application keeps its configuration',
     );
-    assert.match(await t.metrics.registry.metrics(), /hotreload_validation_failures_total 1/);
+    assert.match(
+      await t.metrics.registry.metrics(),
+      /hotreload_validation_failures_total\{rule="default"\} 1/,
+    );
     // Refused content is not pending: nothing will try it again until it changes.
-    assert.match(await t.metrics.registry.metrics(), /hotreload_pending_reload 0/);
+    assert.match(
+      await t.metrics.registry.metrics(),
+      /hotreload_pending_reload\{rule="default"\} 0/,
+    );
     assert.ok(t.sink.records.some((r) => r.msg.startsWith('configuration rejected by validation')));
     await t.clock.tick(120_000);
     assert.equal(t.action.calls.length, 0);
@@ -139,7 +145,10 @@ describe('validation before reloading', () => {
     assert.equal(v.seen.length, 1);
     await t.pipeline.run(new Set(['resync']));
     assert.equal(v.seen.length, 1);
-    assert.match(await t.metrics.registry.metrics(), /hotreload_validation_failures_total 1/);
+    assert.match(
+      await t.metrics.registry.metrics(),
+      /hotreload_validation_failures_total\{rule="default"\} 1/,
+    );
   });
 
   it('reloads once the file is fixed, and forgets the rejection', async () => {

@@ -423,8 +423,8 @@ describe('Pipeline', () => {
     // Visible while it fails: the status, the counter, and the pending gauge.
     assert.equal(p.status().fingerprintFailing?.failures, 1);
     const text = await metrics.registry.metrics();
-    assert.match(text, /hotreload_fingerprint_failures_total 4/);
-    assert.match(text, /hotreload_pending_reload 1/);
+    assert.match(text, /hotreload_fingerprint_failures_total\{rule="default"\} 4/);
+    assert.match(text, /hotreload_pending_reload\{rule="default"\} 1/);
     // It asks for another run itself, not leaving it to the next event or resync.
     assert.equal(requested, 0);
     await clock.tick(1);
@@ -433,7 +433,7 @@ describe('Pipeline', () => {
     await p.run();
     assert.equal(p.status().current, snap({ a: '2' }).hash);
     assert.equal(p.status().fingerprintFailing, undefined);
-    assert.match(await metrics.registry.metrics(), /hotreload_pending_reload 0/);
+    assert.match(await metrics.registry.metrics(), /hotreload_pending_reload\{rule="default"\} 0/);
   });
 
   it('stops trying the initial fingerprint when asked to stop', async () => {
@@ -463,15 +463,18 @@ describe('Pipeline', () => {
     const text = await t.metrics.registry.metrics();
     assert.match(
       text,
-      /hotreload_reloads_total\{action="a0",target="a0-target",result="success"\} 1/,
+      /hotreload_reloads_total\{rule="default",action="a0",target="a0-target",result="success"\} 1/,
     );
-    assert.match(text, /hotreload_target_in_sync\{action="a0",target="a0-target"\} 1/);
-    assert.match(text, /hotreload_changes_total 1/);
-    assert.match(text, /hotreload_reload_duration_seconds_count 1/);
+    assert.match(
+      text,
+      /hotreload_target_in_sync\{rule="default",action="a0",target="a0-target"\} 1/,
+    );
+    assert.match(text, /hotreload_changes_total\{rule="default"\} 1/);
+    assert.match(text, /hotreload_reload_duration_seconds_count\{rule="default"\} 1/);
     assert.match(
       text,
       new RegExp(
-        `hotreload_applied_config_info\\{fingerprint="${snap({ '/cfg/app.yaml': 'v2' }).hash}"\\} 1`,
+        `hotreload_applied_config_info\\{rule="default",fingerprint="${snap({ '/cfg/app.yaml': 'v2' }).hash}"\\} 1`,
       ),
     );
     assert.equal(
