@@ -5,9 +5,10 @@
 //
 //   npm run build && node --import tsx scripts/demo-example.ts nginx
 //
-// The argument is an example (nginx, prometheus, child, configmap-reload-migration) or one of
-// its workload files (prometheus/deployment-signal.yaml). Exits 0 when the application ends up
-// running the updated configuration.
+// The argument is an example (nginx, prometheus, child, configmap-reload-migration,
+// prometheus-config-reloader-migration) or one of its workload files
+// (prometheus/deployment-signal.yaml). Exits 0 when the application ends up running the updated
+// configuration.
 import { cleanupTempDirs } from '../test/harness/atomic-writer.js';
 import { killProcesses } from '../test/harness/e2e.js';
 import { LOCAL_RUNS, playUpdate } from '../test/harness/example-runs.js';

@@ -13,6 +13,7 @@ import type { IProbe } from 'kubernetes-models/v1/Probe';
 import { parse } from '../../src/config/cli.js';
 import { resolveConfig, type Config } from '../../src/config/config.js';
 import { VERSION } from '../../src/lib/version.js';
+import type { LogRecord } from '../doubles/log-sink.js';
 import { cleanupTempDirs } from '../harness/atomic-writer.js';
 import { TIMEOUT, errOf, failed, killProcesses, reloaded } from '../harness/e2e.js';
 import { localArgv, localUrl } from '../harness/example-pod.js';
@@ -38,7 +39,16 @@ import { waitFor } from '../harness/wait.js';
 afterEach(killProcesses);
 after(cleanupTempDirs);
 
-const EXAMPLES = ['nginx', 'filebeat', 'prometheus', 'configmap-reload-migration', 'child'];
+const EXAMPLES = [
+  'nginx',
+  'filebeat',
+  'prometheus',
+  'configmap-reload-migration',
+  'prometheus-config-reloader-migration',
+  'child',
+];
+/** Examples that replace another reloader: deployment-before.yaml, deployment-after.yaml. */
+const MIGRATIONS = ['configmap-reload-migration', 'prometheus-config-reloader-migration'];
 const manifests = loadManifests();
 const workloads = manifests.filter((m) => podSpecOf(m.object));
 
@@ -187,6 +197,31 @@ describe('the manifest helpers', () => {
       ],
     );
   });
+
+  it("localArgv() maps prometheus-config-reloader's flags: --config-file, --config-envsubst-file and --watched-dir to local paths, --reload-url and --runtimeinfo-url to the local port", () => {
+    const argv = [
+      '--listen-address=:8080',
+      '--reload-url=http://localhost:9090/-/reload',
+      '--runtimeinfo-url=http://localhost:9090/api/v1/status/runtimeinfo',
+      '--config-file=/etc/prometheus/config/prometheus.yaml.gz',
+      '--config-envsubst-file=/etc/prometheus/config_out/prometheus.env.yaml',
+      '--watched-dir=/etc/prometheus/rules/r-0',
+      '--retry-interval=5s',
+    ];
+    assert.deepEqual(
+      localArgv(argv, { path: (p) => `/local${p}`, url: localUrl(new Map([[9090, 4000]])) }),
+      [
+        '--reload-url=http://127.0.0.1:4000/-/reload',
+        '--runtimeinfo-url=http://127.0.0.1:4000/api/v1/status/runtimeinfo',
+        '--config-file=/local/etc/prometheus/config/prometheus.yaml.gz',
+        '--config-envsubst-file=/local/etc/prometheus/config_out/prometheus.env.yaml',
+        '--watched-dir=/local/etc/prometheus/rules/r-0',
+        '--retry-interval=5s',
+        '--listen=127.0.0.1:0',
+        '--debounce=0',
+      ],
+    );
+  });
 });
 
 describe('example manifests', () => {
@@ -237,11 +272,41 @@ describe("hotreload's arguments in the examples", () => {
       .map(({ container }) => ({ m, container })),
   );
 
-  it('every example but the "before" of the migration runs hotreload', () => {
+  it('every example but the "before" of a migration runs hotreload', () => {
     const using = new Set(runs.map((r) => r.m.file));
     const without = workloads.filter((m) => !using.has(m.file)).map((m) => m.file);
-    assert.deepEqual(without, ['configmap-reload-migration/deployment-before.yaml']);
+    assert.deepEqual(
+      without,
+      MIGRATIONS.map((example) => `${example}/deployment-before.yaml`),
+    );
   });
+
+  for (const example of MIGRATIONS) {
+    it(`${example}: the replaced reloader's arguments are accepted by hotreload's CLI parser and config as written, and deployment-after.yaml keeps them all`, () => {
+      const file = (name: string) => workloads.find((w) => w.file === `${example}/${name}`)!;
+      const after = containersOf(podOf(file('deployment-after.yaml'))).find(({ container }) =>
+        hotreloadInvocation(container),
+      )!.container;
+      // The reloader hotreload replaces keeps its container name (logs, dashboards).
+      const before = containersOf(podOf(file('deployment-before.yaml'))).find(
+        ({ container }) => container.name === after.name,
+      )?.container;
+      assert.ok(before, `deployment-before.yaml has no container ${after.name}`);
+      const args = before.args ?? [];
+      assert.ok(args.length > 0);
+      const parsed = parse(args, {}, VERSION);
+      assert.equal(parsed.kind, 'run', parsed.kind === 'exit' ? parsed.output : '');
+      if (parsed.kind === 'run')
+        assert.doesNotThrow(() => resolveConfig(parsed.options, '/', parsed.command));
+      const kept = hotreloadInvocation(after)!.argv.filter((a) => args.includes(a));
+      assert.deepEqual(kept, args, 'the same arguments, in the same order');
+      // ...and the old image is gone from the pod.
+      const images = containersOf(podOf(file('deployment-after.yaml'))).map(
+        (c) => c.container.image,
+      );
+      assert.ok(!images.includes(before.image), `${before.image} still runs`);
+    });
+  }
 
   for (const { m, container } of runs) {
     it(`${m.file}: container ${container.name}'s arguments are accepted by hotreload's CLI parser and config`, () => {
@@ -325,6 +390,49 @@ describe('pod wiring', () => {
           );
         }
       });
+
+      if (config.render) {
+        const { input, output } = config.render;
+
+        it(`${m.file}: --config-envsubst-file is on a writable emptyDir that another container reads, and every $(VAR) of --config-file is in hotreload's env`, () => {
+          const mount = mountHolding(c.volumeMounts ?? [], output);
+          assert.ok(mount, `${output} is on no volume of ${c.name}`);
+          assert.ok(volumes.get(mount.name)?.emptyDir, `${mount.name} is not an emptyDir`);
+          assert.notEqual(mount.readOnly, true, `${mount.name} is mounted read-only`);
+          const rel = path.posix.relative(mount.mountPath, output);
+          const readers = containers.filter((o) =>
+            (o.volumeMounts ?? [])
+              .filter((om) => om.name === mount.name)
+              .some((om) =>
+                (o.args ?? []).some((a) => a.endsWith(path.posix.join(om.mountPath, rel))),
+              ),
+          );
+          assert.ok(
+            readers.some((o) => o !== c),
+            `no other container names ${output} in its arguments`,
+          );
+          const inputMount = mountHolding(c.volumeMounts ?? [], input);
+          const cm = inputMount && volumes.get(inputMount.name)?.configMap?.name;
+          assert.ok(cm, `--config-file ${input} is on no ConfigMap volume`);
+          const key = path.posix.relative(inputMount.mountPath, input);
+          const source = manifests.find(
+            (o) =>
+              o.example === m.example &&
+              !isUpdate(o) &&
+              o.object.kind === 'ConfigMap' &&
+              o.object.metadata.name === cm,
+          );
+          const text = (source?.object.data as Record<string, string> | undefined)?.[key];
+          assert.ok(text, `ConfigMap ${cm} has no key ${key}`);
+          const env = new Set((c.env ?? []).map((e) => e.name));
+          const refs = [...text.matchAll(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g)].map((r) => r[1]!);
+          assert.deepEqual(
+            refs.filter((name) => !env.has(name)),
+            [],
+            'variables an E_RENDER would name',
+          );
+        });
+      }
 
       it(`${m.file}: hotreload's probes ask its own port for /healthz and /readyz`, () => {
         const port = config.listen?.port;
@@ -417,6 +525,26 @@ describe('examples run locally with their own configuration', () => {
             assert.match(stopping[0]!.msg, new RegExp(`^stopping \\S+ \\(pid ${r.appPid}\\)$`));
             assert.ok(logs.some((l) => l.msg === 'new process started'));
           }
+          if (r.argv.some((a) => a.startsWith('--config-envsubst-file'))) {
+            // Prometheus cannot expand $(POD_NAME) itself: what it runs, before and after the
+            // update, holds the pod's name, rendered by hotreload before each reload.
+            const pod = r.env.POD_NAME;
+            assert.ok(pod, 'POD_NAME is set from the downward API');
+            for (const runs of [before, after]) {
+              assert.ok(runs.includes(`=${pod}`), runs);
+              assert.ok(!runs.includes('$('), runs);
+            }
+            // Rendered first, then Prometheus told (its line may follow what Prometheus runs).
+            const since = (l: LogRecord) => r.hr.logs.indexOf(l) >= r.hr.logs.indexOf(logs[0]!);
+            const http = await r.hr.waitForLog(
+              (l) => since(l) && reloaded(l) && l.action === 'http',
+              10_000,
+              "the HTTP action's 'reload succeeded'",
+            );
+            const render = r.hr.logs.find((l) => since(l) && reloaded(l) && l.action === 'render');
+            assert.ok(render, "no 'reload succeeded' of the render action");
+            assert.ok(r.hr.logs.indexOf(render) < r.hr.logs.indexOf(http));
+          }
           if (r.argv.includes('--configmap-reload-metrics')) {
             // The migration's promise: configmap-reload's dashboards see the reload.
             const res = await request(`${await r.hr.ready()}/metrics`);
@@ -474,6 +602,47 @@ describe('examples run locally with their own configuration', () => {
         await r.update();
         await waitFor(async () => (await r.observe()) === r.expected.after, 20_000, 'the update');
         await r.hr.waitForLog(reloaded, 15_000);
+        assert.deepEqual(await r.hr.stop(), { code: 0, signal: null });
+      },
+    );
+  });
+
+  describe('prometheus-config-reloader-migration/deployment-after.yaml with a changed rule file', () => {
+    const workload = 'prometheus-config-reloader-migration/deployment-after.yaml';
+    const skip = requireProgram(LOCAL_RUNS[workload]!.program);
+
+    it(
+      'reloads Prometheus for a change of the --watched-dir volume alone, the rendered configuration unchanged',
+      { ...TIMEOUT, skip },
+      async () => {
+        const r = await LOCAL_RUNS[workload]!.run();
+        const reloadUrl = r.argv.find((a) => a.startsWith('--reload-url='))!.split('=')[1]!;
+        const base = new URL(reloadUrl).origin;
+        const rules = async () => {
+          const res = await request(`${base}/api/v1/rules`);
+          const body = JSON.parse(res.body) as {
+            data: { groups: { rules: { name: string }[] }[] };
+          };
+          return body.data.groups.flatMap((g) => g.rules.map((rule) => rule.name));
+        };
+        assert.deepEqual(await rules(), ['job:up:sum']);
+        const from = r.hr.logs.length;
+        const name = 'prometheus-pcr-migration-rulefiles-0';
+        const data = r.pod.data(name, 'initial');
+        await r.pod.write(name, {
+          'example.yaml': data['example.yaml']!.replace(
+            'record: job:up:sum',
+            'record: job:up:total',
+          ),
+        });
+        const reload = await r.hr.waitForLog(
+          (l) => r.hr.logs.indexOf(l) >= from && reloaded(l) && l.action === 'http',
+          20_000,
+          "the HTTP action's 'reload succeeded'",
+        );
+        assert.ok(reload);
+        assert.deepEqual(await rules(), ['job:up:total']);
+        assert.equal(await r.observe(), r.expected.before);
         assert.deepEqual(await r.hr.stop(), { code: 0, signal: null });
       },
     );

@@ -1,8 +1,9 @@
 // A pod of an example, laid out on this machine: each configMap volume becomes a kubelet-style
 // volume (AtomicWriter) holding the example's own ConfigMap data, each emptyDir (or hostPath) a
-// temp directory, and container paths map to them through the container's volumeMounts. It also
-// rewrites a manifest's hotreload argv for a local run. It starts no process (example-runs.ts
-// does).
+// temp directory, and container paths map to them through the container's volumeMounts. A
+// container's environment is resolved as the kubelet resolves it (literal values, and the pod's
+// name and namespace from the downward API). It also rewrites a manifest's hotreload argv for a
+// local run. It starts no process (example-runs.ts does).
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import path from 'node:path';
@@ -10,10 +11,19 @@ import { OPTIONS, type RawOptions } from '../../src/config/options.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AtomicWriter, makeTempDir, type Payload } from './atomic-writer.js';
 import { POD_START_GAP_MS } from './e2e.js';
-import { configMapData, isUnder, mountHolding, type Manifest } from './examples.js';
+import { configMapData, expand, isUnder, mountHolding, type Manifest } from './examples.js';
 
-/** Changes a ConfigMap key's content for the local run (a listen port, say); identity if none. */
-export type Transform = (key: string, content: string) => string;
+/**
+ * Changes a ConfigMap key's content for the local run (a listen port, a path on a volume of the
+ * pod, say); identity if none.
+ */
+export type Transform = (key: string, content: string, pod: LocalPod) => string;
+
+/** The name and namespace the downward API gives a local pod. */
+export interface PodIdentity {
+  readonly name: string;
+  readonly namespace: string;
+}
 
 interface ConfigMapVolume {
   readonly configMap: string;
@@ -25,53 +35,58 @@ export class LocalPod {
   private constructor(
     private readonly manifests: readonly Manifest[],
     private readonly dirs: ReadonlyMap<string, string>,
-    private readonly configMaps: readonly ConfigMapVolume[],
+    private readonly configMaps: ConfigMapVolume[],
     private readonly transform: Transform,
+    readonly identity: PodIdentity,
   ) {}
 
   /**
    * Lays out every volume of `spec`: a configMap as a kubelet-style volume, an emptyDir or a
-   * hostPath as an empty temp directory (nothing of this machine's is exposed).
+   * hostPath as an empty temp directory (nothing of this machine's is exposed). Every directory
+   * exists before the first ConfigMap is projected, so `transform` may name any of them.
    */
   static async create(
     manifests: readonly Manifest[],
     spec: IPodSpec,
     transform: Transform = (_key, content) => content,
+    identity: PodIdentity = { name: 'example-local', namespace: 'default' },
   ): Promise<LocalPod> {
     const dirs = new Map<string, string>();
-    const configMaps: ConfigMapVolume[] = [];
     for (const v of spec.volumes ?? []) {
-      const dir = await makeTempDir(`example-${v.name}`);
-      dirs.set(v.name, dir);
-      if (v.configMap) {
-        const { name, items, defaultMode } = v.configMap;
-        if (!name) throw new Error(`volume ${v.name}: configMap without a name`);
-        // As the kubelet projects it: the listed items (key -> path, mode), else every key.
-        const project = (data: Record<string, string>): Payload => {
-          const chosen =
-            items ?? Object.keys(data).map((key) => ({ key, path: key, mode: undefined }));
-          return Object.fromEntries(
-            chosen.map((item) => [
-              item.path,
-              {
-                content: transform(item.key, data[item.key] ?? ''),
-                mode: item.mode ?? defaultMode ?? 0o644,
-              },
-            ]),
-          );
-        };
-        const writer = new AtomicWriter(dir);
-        await writer.write(project(configMapData(manifests, name, 'initial')));
-        configMaps.push({ configMap: name, writer, project });
-      } else if (!v.emptyDir && !v.hostPath) {
+      if (!v.configMap && !v.emptyDir && !v.hostPath) {
         throw new Error(
           `volume ${v.name}: only configMap, emptyDir and hostPath volumes run locally`,
         );
       }
+      dirs.set(v.name, await makeTempDir(`example-${v.name}`));
+    }
+    const configMaps: ConfigMapVolume[] = [];
+    const pod = new LocalPod(manifests, dirs, configMaps, transform, identity);
+    for (const v of spec.volumes ?? []) {
+      if (!v.configMap) continue;
+      const { name, items, defaultMode } = v.configMap;
+      if (!name) throw new Error(`volume ${v.name}: configMap without a name`);
+      // As the kubelet projects it: the listed items (key -> path, mode), else every key.
+      const project = (data: Record<string, string>): Payload => {
+        const chosen =
+          items ?? Object.keys(data).map((key) => ({ key, path: key, mode: undefined }));
+        return Object.fromEntries(
+          chosen.map((item) => [
+            item.path,
+            {
+              content: transform(item.key, data[item.key] ?? '', pod),
+              mode: item.mode ?? defaultMode ?? 0o644,
+            },
+          ]),
+        );
+      };
+      const writer = new AtomicWriter(dirs.get(v.name)!);
+      await writer.write(project(configMapData(manifests, name, 'initial')));
+      configMaps.push({ configMap: name, writer, project });
     }
     // The kubelet writes the volumes before it starts the pod's containers.
     await sleep(POD_START_GAP_MS);
-    return new LocalPod(manifests, dirs, configMaps, transform);
+    return pod;
   }
 
   /** The local path of `p` as `container` sees it, through its volumeMounts. */
@@ -123,7 +138,24 @@ export class LocalPod {
 
   /** The local content of `key` of ConfigMap `name` (after the transform), initial or updated. */
   content(name: string, key: string, which: 'initial' | 'update'): string {
-    return this.transform(key, configMapData(this.manifests, name, which)[key] ?? '');
+    return this.transform(key, configMapData(this.manifests, name, which)[key] ?? '', this);
+  }
+
+  /**
+   * `container`'s environment as the kubelet sets it: literal values (with `$(VAR)` of earlier
+   * ones expanded), and `fieldRef` to the pod's name and namespace. Any other source throws: a
+   * local run cannot know it.
+   */
+  env(container: IContainer): Record<string, string> {
+    const env: Record<string, string> = {};
+    for (const e of container.env ?? []) {
+      const field = e.valueFrom?.fieldRef?.fieldPath;
+      if (!e.valueFrom) env[e.name] = expand(e.value ?? '', env);
+      else if (field === 'metadata.name') env[e.name] = this.identity.name;
+      else if (field === 'metadata.namespace') env[e.name] = this.identity.namespace;
+      else throw new Error(`${container.name}: env ${e.name} comes from a source no local run has`);
+    }
+    return env;
   }
 }
 
@@ -157,9 +189,12 @@ export function splitArgv(argv: readonly string[]): { flags: Flag[]; command: st
 }
 
 export interface Adaptation {
-  /** Paths of --watch, --pid-file, --state-file and --http-header-file, as hotreload sees them. */
+  /**
+   * Paths of --watch, --pid-file, --state-file, --config-file, --config-envsubst-file and
+   * --http-header-file, as hotreload sees them.
+   */
   readonly path: (p: string) => string;
-  /** URLs of --http-url and --verify-url. */
+  /** URLs of --http-url, --verify-url and --runtimeinfo-url. */
   readonly url?: (u: string) => string;
   /** Shell commands of --validate-cmd and --exec. */
   readonly shell?: (cmd: string) => string;
@@ -169,7 +204,18 @@ export interface Adaptation {
   readonly extra?: readonly string[];
 }
 
-const PATH_KEYS: ReadonlySet<keyof RawOptions> = new Set(['watch', 'pid-file', 'state-file']);
+const PATH_KEYS: ReadonlySet<keyof RawOptions> = new Set([
+  'watch',
+  'pid-file',
+  'state-file',
+  'config-file',
+  'config-envsubst-file',
+]);
+const URL_KEYS: ReadonlySet<keyof RawOptions> = new Set([
+  'http-url',
+  'verify-url',
+  'runtimeinfo-url',
+]);
 
 /**
  * The manifest's hotreload argv for a local run. Only these change: paths map to the local
@@ -187,7 +233,7 @@ export function localArgv(argv: readonly string[], adapt: Adaptation): string[] 
       if (PATH_KEYS.has(f.key)) value = adapt.path(value);
       else if (f.key === 'http-header-file')
         value = value.replace(/=(.*)$/s, (_, p: string) => `=${adapt.path(p)}`);
-      else if (f.key === 'http-url' || f.key === 'verify-url') value = adapt.url?.(value) ?? value;
+      else if (URL_KEYS.has(f.key)) value = adapt.url?.(value) ?? value;
       else if (f.key === 'validate-cmd' || f.key === 'exec') value = adapt.shell?.(value) ?? value;
     }
     out.push(value === undefined ? f.written : `${f.written}=${value}`);

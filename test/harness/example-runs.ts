@@ -11,13 +11,21 @@
 //   on the machine is never signalled.
 // - Prometheus: --web.listen-address=127.0.0.1:<free port>; hotreload's URLs follow that port;
 //   in the signal variant, --process-match on this run's data directory narrows the target.
+//   Paths on Prometheus's volumes inside its configuration (rule_files) name the local volumes.
+//   When hotreload is a native sidecar (prometheus-config-reloader-migration), it starts first
+//   and Prometheus once hotreload's startupProbe command passes, as the kubelet orders them.
+// - The environment of hotreload's container is the manifest's, resolved as the kubelet does
+//   (POD_NAME from the downward API is this local pod's made-up name).
 // - filebeat is not installed here: a stand-in process named `filebeat` (FILEBEAT_STAND_IN) reads
 //   the example's filebeat.yml, and a kubelet-like loop restarts it when it exits. It shows what
 //   hotreload does with the manifest's arguments (--restart --process-name filebeat
 //   --restart-wait), not what filebeat does; --process-match narrows the target to it.
 // - hotreload: paths map to the local volumes, --listen 127.0.0.1:0, --debounce 0.
 // Used by test/examples/examples.test.ts and scripts/demo-example.ts.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFile, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import { parse } from 'yaml';
@@ -27,10 +35,12 @@ import {
   containersOf,
   exampleManifests,
   hotreloadInvocation,
+  isUnder,
+  mountHolding,
   podSpecOf,
   type Manifest,
 } from './examples.js';
-import { LocalPod, localArgv, localUrl, type Transform } from './example-pod.js';
+import { LocalPod, localArgv, localUrl, splitArgv, type Transform } from './example-pod.js';
 import type { HotreloadProcess } from './hotreload-process.js';
 import type { LogRecord } from '../doubles/log-sink.js';
 import { freePort, request, waitForBody } from './net.js';
@@ -44,9 +54,16 @@ export interface ExampleRun {
   /** The hotreload argv that runs: the manifest's, adapted as the header says. */
   readonly argv: readonly string[];
   readonly hr: HotreloadProcess;
+  /** hotreload's environment: its container's, resolved as the kubelet does (POD_NAME, ...). */
+  readonly env: Readonly<Record<string, string>>;
+  /** The pod's volumes here, for a test's own change of a ConfigMap (LocalPod.write). */
+  readonly pod: LocalPod;
   /** The process hotreload acts on (nginx master, prometheus). */
   readonly appPid: number;
-  /** What the application runs now: nginx's answer to GET /, Prometheus's scrape_interval. */
+  /**
+   * What the application runs now: nginx's answer to GET /, Prometheus's scrape_interval (and
+   * its external_labels, when it has any).
+   */
   observe(): Promise<string>;
   /** What observe() shows with the initial ConfigMap and with update/'s. */
   readonly expected: { readonly before: string; readonly after: string };
@@ -99,6 +116,11 @@ export const LOCAL_RUNS: Readonly<Record<string, LocalRun>> = {
     process: 'prometheus',
     run: () => runPrometheus('configmap-reload-migration/deployment-after.yaml'),
   },
+  'prometheus-config-reloader-migration/deployment-after.yaml': {
+    program: PROMETHEUS,
+    process: 'prometheus',
+    run: () => runPrometheus('prometheus-config-reloader-migration/deployment-after.yaml'),
+  },
   // filebeat is not installed here: a stand-in (see the header).
   'filebeat/daemonset.yaml': {
     program: process.execPath,
@@ -145,9 +167,14 @@ interface Workload {
   /** The container that runs hotreload (the app's own in the child example). */
   readonly reloader: IContainer;
   readonly argv: readonly string[];
+  /** hotreload's environment (its container's, resolved). */
+  readonly env: Record<string, string>;
 }
 
-async function loadWorkload(file: string, transform?: Transform): Promise<Workload> {
+/** The containers of a workload, for a transform that depends on them. */
+type TransformFor = (containers: { app: IContainer; reloader: IContainer }) => Transform;
+
+async function loadWorkload(file: string, transformFor?: TransformFor): Promise<Workload> {
   const example = file.split('/')[0]!;
   const manifests = exampleManifests(example);
   const object = manifests.find((m) => m.file === file)?.object;
@@ -157,8 +184,78 @@ async function loadWorkload(file: string, transform?: Transform): Promise<Worklo
   const reloader = containers.find((c) => hotreloadInvocation(c));
   if (!reloader) throw new Error(`${file} runs no hotreload`);
   const app = containers.find((c) => c !== reloader) ?? reloader;
-  const pod = await LocalPod.create(manifests, spec, transform);
-  return { manifests, spec, pod, app, reloader, argv: hotreloadInvocation(reloader)!.argv };
+  // A made-up pod name, as a Deployment's pods have one: what $(POD_NAME) becomes.
+  const identity = {
+    name: `${object.metadata.name}-local-${randomBytes(3).toString('hex')}`,
+    namespace: object.metadata.namespace ?? 'default',
+  };
+  const pod = await LocalPod.create(manifests, spec, transformFor?.({ app, reloader }), identity);
+  const argv = hotreloadInvocation(reloader)!.argv;
+  return { manifests, spec, pod, app, reloader, argv, env: pod.env(reloader) };
+}
+
+/** ExampleRun.edit for the configuration file `key` of ConfigMap `name`. */
+function editor(
+  w: Workload,
+  name: string,
+  key: string,
+): (change: (content: string) => string) => Promise<void> {
+  return (change) => {
+    const data = w.pod.data(name, 'initial');
+    return w.pod.write(name, { ...data, [key]: change(data[key] ?? '') });
+  };
+}
+
+/** The ConfigMap mounted at `mountPath` in `container`. */
+function configMapOf(w: Workload, container: IContainer, mountPath: string): string {
+  const mount = container.volumeMounts?.find((m) => m.mountPath === mountPath);
+  const volume = w.spec.volumes?.find((v) => v.name === mount?.name);
+  const name = volume?.configMap?.name;
+  if (!name) throw new Error(`no configMap volume at ${mountPath} in ${container.name}`);
+  return name;
+}
+
+/** The ConfigMap and key that file `p` of `container` projects (through the volume's items). */
+function configMapFileOf(
+  w: Workload,
+  container: IContainer,
+  p: string,
+): { configMap: string; key: string } {
+  const mount = mountHolding(container.volumeMounts ?? [], p);
+  const source = w.spec.volumes?.find((v) => v.name === mount?.name)?.configMap;
+  if (!mount || !source?.name)
+    throw new Error(`${p} is on no configMap volume of ${container.name}`);
+  const rel = path.posix.relative(mount.mountPath, p);
+  const key = source.items?.find((i) => i.path === rel)?.key ?? rel;
+  return { configMap: source.name, key };
+}
+
+/**
+ * A native sidecar (an init container with restartPolicy: Always) starts before the pod's
+ * containers, which the kubelet starts once its startupProbe passes.
+ */
+function isNativeSidecar(spec: IPodSpec, c: IContainer): boolean {
+  return (spec.initContainers ?? []).includes(c) && c.restartPolicy === 'Always';
+}
+
+/**
+ * Runs `c`'s exec startupProbe here (its paths on the local volumes) until it exits 0, for at
+ * most failureThreshold x periodSeconds (20 s at most). No probe: passes at once.
+ */
+async function startupProbePasses(pod: LocalPod, c: IContainer): Promise<void> {
+  const probe = c.startupProbe;
+  if (!probe) return;
+  const command = probe.exec?.command;
+  if (!command || command.length === 0)
+    throw new Error(`${c.name}: only an exec startupProbe runs locally`);
+  const [file, ...args] = command.map((a) => pod.localArg(c, a));
+  const timeout = (probe.timeoutSeconds ?? 1) * 1000;
+  const succeeds = () =>
+    new Promise<boolean>((resolve) => {
+      execFile(file!, args, { timeout }, (err) => resolve(err === null));
+    });
+  const limitMs = Math.min((probe.failureThreshold ?? 3) * (probe.periodSeconds ?? 10), 20) * 1000;
+  await waitFor(succeeds, limitMs, `${c.name}'s startupProbe (${command.join(' ')})`);
 }
 
 // ---- nginx ----------------------------------------------------------------------------------
@@ -229,32 +326,10 @@ function nginxExpected(pod: LocalPod, configMap: string): ExampleRun['expected']
   };
 }
 
-/** ExampleRun.edit for the configuration file `key` of the ConfigMap at `mountPath`. */
-function editor(
-  w: Workload,
-  mountPath: string,
-  key: string,
-): (change: (content: string) => string) => Promise<void> {
-  const name = configMapOf(w, w.app, mountPath);
-  return (change) => {
-    const data = w.pod.data(name, 'initial');
-    return w.pod.write(name, { ...data, [key]: change(data[key] ?? '') });
-  };
-}
-
-/** The ConfigMap mounted at `mountPath` in `container`. */
-function configMapOf(w: Workload, container: IContainer, mountPath: string): string {
-  const mount = container.volumeMounts?.find((m) => m.mountPath === mountPath);
-  const volume = w.spec.volumes?.find((v) => v.name === mount?.name);
-  const name = volume?.configMap?.name;
-  if (!name) throw new Error(`no configMap volume at ${mountPath} in ${container.name}`);
-  return name;
-}
-
 /** nginx as its own container, hotreload beside it (regular or native sidecar). */
 async function runNginx(file: string): Promise<ExampleRun> {
   const n = await localNginx();
-  const w = await loadWorkload(file, n.transform);
+  const w = await loadWorkload(file, () => n.transform);
   const tmp = w.pod.localPath(w.app, '/tmp');
   const confDir = w.pod.localPath(w.app, '/etc/nginx/conf.d');
   await writeFile(`${n.home}/nginx.conf`, imageNginxConf(tmp, confDir));
@@ -268,24 +343,27 @@ async function runNginx(file: string): Promise<ExampleRun> {
     path: (p) => w.pod.localPath(w.reloader, p),
     extra: [`--pid-file=${tmp}/nginx.pid`],
   });
-  const hr = hotreload(argv);
+  const hr = hotreload(argv, w.env);
   await hr.ready();
+  const configMap = configMapOf(w, w.app, '/etc/nginx/conf.d');
   return {
     workload: file,
     argv,
     hr,
+    env: w.env,
+    pod: w.pod,
     appPid: nginx.pid,
     observe: async () => (await request(n.url)).body,
-    expected: nginxExpected(w.pod, configMapOf(w, w.app, '/etc/nginx/conf.d')),
+    expected: nginxExpected(w.pod, configMap),
     update: () => w.pod.update(),
-    edit: editor(w, '/etc/nginx/conf.d', 'default.conf'),
+    edit: editor(w, configMap, 'default.conf'),
   };
 }
 
 /** nginx as hotreload's child, in one container whose command is hotreload's. */
 async function runNginxChild(file: string): Promise<ExampleRun> {
   const n = await localNginx();
-  const w = await loadWorkload(file, n.transform);
+  const w = await loadWorkload(file, () => n.transform);
   const tmp = w.pod.localPath(w.app, '/tmp');
   const confDir = w.pod.localPath(w.app, '/etc/nginx/conf.d');
   await writeFile(`${n.home}/nginx.conf`, imageNginxConf(tmp, confDir));
@@ -295,36 +373,35 @@ async function runNginxChild(file: string): Promise<ExampleRun> {
     shell: (cmd) => cmd.replace(/^nginx(?= |$)/, n.command(['nginx']).join(' ')),
     command: (command) => n.command(command),
   });
-  const hr = hotreload(argv);
+  const hr = hotreload(argv, w.env);
   const child = await hr.waitForLog((r) => r.msg === 'child started', 10_000, "'child started'");
   await waitForBody(n.url, () => true, 10_000, 'nginx to serve');
   await hr.ready();
+  const configMap = configMapOf(w, w.app, '/etc/nginx/conf.d');
   return {
     workload: file,
     argv,
     hr,
+    env: w.env,
+    pod: w.pod,
     appPid: child.pid as number,
     observe: async () => (await request(n.url)).body,
-    expected: nginxExpected(w.pod, configMapOf(w, w.app, '/etc/nginx/conf.d')),
+    expected: nginxExpected(w.pod, configMap),
     update: () => w.pod.update(),
-    edit: editor(w, '/etc/nginx/conf.d', 'default.conf'),
+    edit: editor(w, configMap, 'default.conf'),
   };
 }
 
 // ---- Prometheus -----------------------------------------------------------------------------
 
-/** Prometheus with hotreload beside it, calling /-/reload or sending SIGHUP. */
+/**
+ * Prometheus with hotreload beside it, calling /-/reload or sending SIGHUP; with
+ * --config-envsubst-file, hotreload renders the configuration Prometheus reads.
+ */
 async function runPrometheus(file: string): Promise<ExampleRun> {
-  const w = await loadWorkload(file);
+  const w = await loadWorkload(file, ({ app }) => onLocalVolumes(app));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const args = (w.app.args ?? []).map((a) => w.pod.localArg(w.app, a));
-  const server = startProcess(PROMETHEUS, [...args, `--web.listen-address=127.0.0.1:${port}`]);
-  await waitForBody(`${base}/-/ready`, () => true, 30_000, 'Prometheus to be ready').catch(
-    (err: Error) => {
-      throw new Error(`${err.message}; its output: ${server.output().slice(-2000)}`);
-    },
-  );
   const dataDir = w.pod.localPath(w.app, '/prometheus');
   const argv = localArgv(w.argv, {
     path: (p) => w.pod.localPath(w.reloader, p),
@@ -334,29 +411,97 @@ async function runPrometheus(file: string): Promise<ExampleRun> {
       ? [`--process-match=${escapeRegExp(dataDir)}`]
       : [],
   });
-  const hr = hotreload(argv);
-  await hr.ready();
-  const configMap = configMapOf(w, w.app, '/etc/prometheus');
-  const interval = (which: 'initial' | 'update') =>
-    scrapeInterval(w.pod.content(configMap, 'prometheus.yml', which));
+  const startPrometheus = async () => {
+    const args = (w.app.args ?? []).map((a) => w.pod.localArg(w.app, a));
+    const server = startProcess(PROMETHEUS, [...args, `--web.listen-address=127.0.0.1:${port}`]);
+    await waitForBody(`${base}/-/ready`, () => true, 30_000, 'Prometheus to be ready').catch(
+      (err: Error) => {
+        throw new Error(`${err.message}; its output: ${server.output().slice(-2000)}`);
+      },
+    );
+    return server;
+  };
+  let server: Awaited<ReturnType<typeof startPrometheus>>;
+  let hr: HotreloadProcess;
+  if (isNativeSidecar(w.spec, w.reloader)) {
+    hr = hotreload(argv, w.env);
+    await hr.ready();
+    await startupProbePasses(w.pod, w.reloader);
+    server = await startPrometheus();
+  } else {
+    server = await startPrometheus();
+    hr = hotreload(argv, w.env);
+    await hr.ready();
+  }
+  // The file Prometheus's configuration comes from: --config-file when hotreload renders it,
+  // else Prometheus's own --config.file.
+  const flags = splitArgv(w.argv).flags;
+  const rendered = flags.some((f) => f.key === 'config-envsubst-file');
+  const configFile = flags.find((f) => f.key === 'config-file')?.value;
+  const source = configFile
+    ? configMapFileOf(w, w.reloader, configFile)
+    : configMapFileOf(w, w.app, flagValue(w.app.args ?? [], '--config.file'));
+  const runs = (which: 'initial' | 'update') => {
+    const text = w.pod.content(source.configMap, source.key, which);
+    return prometheusRuns(rendered ? substituted(text, w.env) : text);
+  };
   return {
     workload: file,
     argv,
     hr,
+    env: w.env,
+    pod: w.pod,
     appPid: server.pid,
     async observe() {
       const res = await request(`${base}/api/v1/status/config`);
-      return scrapeInterval((JSON.parse(res.body) as { data: { yaml: string } }).data.yaml);
+      return prometheusRuns((JSON.parse(res.body) as { data: { yaml: string } }).data.yaml);
     },
-    expected: { before: interval('initial'), after: interval('update') },
+    expected: { before: runs('initial'), after: runs('update') },
     update: () => w.pod.update(),
-    edit: editor(w, '/etc/prometheus', 'prometheus.yml'),
+    edit: editor(w, source.configMap, source.key),
   };
 }
 
-function scrapeInterval(yamlText: string): string {
-  const config = parse(yamlText) as { global?: { scrape_interval?: string } };
-  return `scrape_interval ${config.global?.scrape_interval ?? '1m'}`;
+/** The value of `--name=value` in `args`. */
+function flagValue(args: readonly string[], name: string): string {
+  const arg = args.find((a) => a.startsWith(`${name}=`));
+  if (!arg) throw new Error(`no ${name}= argument`);
+  return arg.slice(name.length + 1);
+}
+
+/**
+ * Absolute paths in a configuration that lie on a volume of `app` (rule_files globs, say) become
+ * their local paths; every other text stays.
+ */
+function onLocalVolumes(app: IContainer): Transform {
+  return (_key, content, pod) =>
+    content.replace(/(?<![^\s"'[,])\/[^\s"',\]]+/g, (p) =>
+      (app.volumeMounts ?? []).some((m) => isUnder(p, m.mountPath)) ? pod.localPath(app, p) : p,
+    );
+}
+
+/**
+ * What --config-envsubst-file makes of `text`, written independently of hotreload: every
+ * $(NAME) is the variable's value; an unset one is an error of the example.
+ */
+function substituted(text: string, env: Readonly<Record<string, string>>): string {
+  return text.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (_ref, name: string) => {
+    const value = env[name];
+    if (value === undefined) throw new Error(`$(${name}) is not set in hotreload's container`);
+    return value;
+  });
+}
+
+/** `scrape_interval 30s`, and `, external_labels a=b,c=d` when the configuration has any. */
+function prometheusRuns(yamlText: string): string {
+  const config = parse(yamlText) as {
+    global?: { scrape_interval?: string; external_labels?: Record<string, string> };
+  };
+  const labels = Object.entries(config.global?.external_labels ?? {})
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, value]) => `${name}=${value}`);
+  const interval = `scrape_interval ${config.global?.scrape_interval ?? '1m'}`;
+  return labels.length > 0 ? `${interval}, external_labels ${labels.join(',')}` : interval;
 }
 
 // ---- filebeat (a stand-in) ------------------------------------------------------------------
@@ -400,13 +545,15 @@ async function runFilebeatStandIn(file: string): Promise<ExampleRun> {
     path: (p) => w.pod.localPath(w.reloader, p),
     extra: [`--process-match=^${escapeRegExp(bin)} `],
   });
-  const hr = hotreload(argv);
+  const hr = hotreload(argv, w.env);
   await hr.ready();
   const configMap = configMapOf(w, w.app, '/etc/filebeat');
   return {
     workload: file,
     argv,
     hr,
+    env: w.env,
+    pod: w.pod,
     appPid: loop.current.pid,
     observe,
     expected: {
@@ -414,6 +561,6 @@ async function runFilebeatStandIn(file: string): Promise<ExampleRun> {
       after: configVersion(w.pod.content(configMap, 'filebeat.yml', 'update')),
     },
     update: () => w.pod.update(),
-    edit: editor(w, '/etc/filebeat', 'filebeat.yml'),
+    edit: editor(w, configMap, 'filebeat.yml'),
   };
 }
