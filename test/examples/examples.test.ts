@@ -12,6 +12,7 @@ import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import type { IProbe } from 'kubernetes-models/v1/Probe';
 import { parse } from '../../src/config/cli.js';
 import { resolveConfig, type Config } from '../../src/config/config.js';
+import { resolveSetup } from '../../src/config/rules.js';
 import { VERSION } from '../../src/lib/version.js';
 import type { LogRecord } from '../doubles/log-sink.js';
 import { cleanupTempDirs } from '../harness/atomic-writer.js';
@@ -46,18 +47,45 @@ const EXAMPLES = [
   'configmap-reload-migration',
   'prometheus-config-reloader-migration',
   'child',
+  'nginx-php-fpm',
+  'grafana',
 ];
 /** Examples that replace another reloader: deployment-before.yaml, deployment-after.yaml. */
 const MIGRATIONS = ['configmap-reload-migration', 'prometheus-config-reloader-migration'];
 const manifests = loadManifests();
 const workloads = manifests.filter((m) => podSpecOf(m.object));
 
-/** hotreload's resolved Config for a container's invocation (throws what main() would report). */
-function configOf(c: IContainer): Config {
+/**
+ * The Config of each rule of a container's invocation (throws what main() would report): one for
+ * the flags; with --config, the rules of the rules file, read from the ConfigMap of the example
+ * that the container mounts at the file's directory.
+ */
+function configsOf(c: IContainer, m: Manifest): Config[] {
   const inv = hotreloadInvocation(c)!;
   const parsed = parse(inv.argv, inv.env, VERSION);
   if (parsed.kind === 'exit') throw new Error(`exit ${parsed.code}: ${parsed.output}`);
-  return resolveConfig(parsed.options, '/', parsed.command);
+  const file = parsed.options.config;
+  const text = file === undefined ? undefined : rulesText(c, m, file);
+  return resolveSetup(parsed.options, '/', parsed.command, text).rules.map((r) => r.config);
+}
+
+/** The rules file `file` as the container sees it: a key of a ConfigMap of the example. */
+function rulesText(c: IContainer, m: Manifest, file: string): string {
+  const mount = mountHolding(c.volumeMounts ?? [], file);
+  assert.ok(mount, `--config ${file} is on no volume of ${c.name}`);
+  const volume = podOf(m).volumes?.find((v) => v.name === mount.name);
+  const name = volume?.configMap?.name;
+  const dir = path.dirname(m.file);
+  const cm = manifests.find(
+    (o) =>
+      path.dirname(o.file) === dir &&
+      o.object.kind === 'ConfigMap' &&
+      o.object.metadata.name === name,
+  );
+  const key = path.posix.relative(mount.mountPath, file);
+  const text = (cm?.object as { data?: Record<string, string> } | undefined)?.data?.[key];
+  assert.ok(text !== undefined, `--config ${file}: no key ${key} in a ConfigMap ${name} of ${dir}`);
+  return text;
 }
 
 const podOf = (m: Manifest): IPodSpec => podSpecOf(m.object)!;
@@ -318,7 +346,7 @@ describe("hotreload's arguments in the examples", () => {
       );
       const parsed = parse(inv.argv, inv.env, VERSION);
       assert.equal(parsed.kind, 'run', parsed.kind === 'exit' ? parsed.output : '');
-      assert.doesNotThrow(() => configOf(container));
+      assert.doesNotThrow(() => configsOf(container, m));
     });
   }
 
@@ -368,10 +396,12 @@ describe('pod wiring', () => {
     });
 
     for (const c of containers.filter((c) => hotreloadInvocation(c))) {
-      const config = configOf(c);
+      // With --config, each rule of the rules file (the server settings are the same in all).
+      const configs = configsOf(c, m);
+      const config = configs[0]!;
 
       it(`${m.file}: every path hotreload watches is on a volume mounted in its container, without subPath`, () => {
-        for (const watched of config.watch) {
+        for (const watched of configs.flatMap((x) => x.watch)) {
           const mount = mountHolding(c.volumeMounts ?? [], watched);
           assert.ok(mount, `--watch ${watched} is on no volume of ${c.name}`);
           assert.equal(
@@ -391,8 +421,9 @@ describe('pod wiring', () => {
         }
       });
 
-      if (config.render) {
-        const { input, output } = config.render;
+      const render = configs.find((x) => x.render)?.render;
+      if (render) {
+        const { input, output } = render;
 
         it(`${m.file}: --config-envsubst-file is on a writable emptyDir that another container reads, and every $(VAR) of --config-file is in hotreload's env`, () => {
           const mount = mountHolding(c.volumeMounts ?? [], output);
@@ -459,7 +490,8 @@ describe('pod wiring', () => {
         );
       });
 
-      const { selector, signal, restart, command } = config.process;
+      const { selector, signal, restart, command } =
+        configs.find((x) => x.process.signal || x.process.restart)?.process ?? config.process;
       if ((signal || restart) && command.length === 0) {
         it(`${m.file}: to ${signal ? 'signal' : 'restart'} another container's process, the pod shares its process namespace and hotreload has that container's UID`, () => {
           assert.ok(selector);
