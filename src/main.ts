@@ -6,7 +6,8 @@ import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { dryRunActions } from './actions/dry-run.js';
-import { createActions } from './actions/create.js';
+import { createActions, withOrdinal } from './actions/create.js';
+import { render as renderFile } from './actions/render.js';
 import { fileStore, type AppliedStore } from './reload/applied-store.js';
 import { startApp, type RuleDeps } from './app.js';
 import { Supervisor, exitCodeOf, type ChildExit } from './process/supervisor.js';
@@ -69,6 +70,8 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   const output = server.logFormat === 'logfmt' ? logfmtOutput(stdoutOutput()) : stdoutOutput();
   const log = createLogger(server.logLevel, output);
   try {
+    const once = setup.rulesFile ? undefined : setup.rules[0]?.config;
+    if (once?.once && once.render) return await renderOnce(once.render, log, env);
     return await run(setup, log, output, env);
   } catch (err) {
     log.fatal(
@@ -83,6 +86,31 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     // What a slow reader has not taken yet, within a bound: an exit never waits for the log.
     await output.drain(LOG_DRAIN_MS);
   }
+}
+
+/**
+ * --watch-interval=0, as prometheus-config-reloader's init container uses it: renders
+ * --config-file into --config-envsubst-file once and exits (0, or 1 if it cannot), telling
+ * nothing: the application has not started yet.
+ */
+async function renderOnce(
+  render: NonNullable<Config['render']>,
+  log: Logger,
+  env: NodeJS.ProcessEnv,
+): Promise<number> {
+  try {
+    await renderFile({
+      input: render.input,
+      output: render.output,
+      env: withOrdinal(env, render.ordinalFrom),
+      timeoutMs: RULES_READ_TIMEOUT_MS,
+    });
+  } catch (err) {
+    log.error({ err: errorFields(err) }, 'rendering failed');
+    return 1;
+  }
+  log.info({ input: render.input, output: render.output }, 'rendered once (--watch-interval=0)');
+  return 0;
 }
 
 /** How long reading the rules file may take. */

@@ -60,8 +60,14 @@ export function createActions(config: Config, deps: ActionDeps): BuiltActions {
   const actions: Action[] = [];
   // Rendered first: what the application is told to read must be there.
   if (config.render) {
+    const { input, output, ordinalFrom } = config.render;
     actions.push(
-      createRenderAction({ ...config.render, env: deps.env, timeoutMs: RENDER_READ_TIMEOUT_MS }),
+      createRenderAction({
+        input,
+        output,
+        env: withOrdinal(deps.env, ordinalFrom),
+        timeoutMs: RENDER_READ_TIMEOUT_MS,
+      }),
     );
   }
   if (p.exec)
@@ -123,4 +129,12 @@ export function createActions(config: Config, deps: ActionDeps): BuiltActions {
     actions.push(exit);
   }
   return { actions, exitRequested };
+}
+
+/**
+ * prometheus-config-reloader's $(STATEFULSET_ORDINAL_NUMBER): the number the variable `from`
+ * ends with (prometheus-k8s-1 -> 1), empty when it ends with none.
+ */
+export function withOrdinal(env: NodeJS.ProcessEnv, from: string): NodeJS.ProcessEnv {
+  return { ...env, STATEFULSET_ORDINAL_NUMBER: /\d+$/.exec(env[from] ?? '')?.[0] ?? '' };
 }

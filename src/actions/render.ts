@@ -30,12 +30,15 @@ export function createRenderAction(opts: RenderOptions): Action {
     target: `${opts.input} -> ${opts.output}`,
     // Rendered at start whatever was rendered before: the output may be missing or stale.
     holderSince: () => Promise.resolve(0),
-    async run() {
-      const raw = await readInput(opts);
-      const text = substitute(unzipped(raw, opts.input).toString('utf8'), opts);
-      await writeOutput(opts.output, text);
-    },
+    run: () => render(opts),
   };
+}
+
+/** Renders the input into the output once (the action's run, and --watch-interval=0). */
+export async function render(opts: RenderOptions): Promise<void> {
+  const raw = await readInput(opts);
+  const text = substitute(unzipped(raw, opts.input).toString('utf8'), opts);
+  await writeOutput(opts.output, text);
 }
 
 async function readInput(opts: RenderOptions): Promise<Buffer> {

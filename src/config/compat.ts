@@ -1,8 +1,9 @@
 // prometheus-config-reloader's flags with their meanings, as hotreload's own options, applied
 // before the options are resolved: --retry-interval, --runtimeinfo-url, --reload-method and
 // --config-file (watched; rendered by actions/render.ts with --config-envsubst-file) here
-// (--listen-address, --reload-url, --reload-timeout, --watched-dir, --watch-interval and
-// --log-format are aliases or options of their own in options.ts). A combination whose meaning
+// (--listen-address, --reload-url, --reload-timeout, --watched-dir, --process-executable-name
+// and --log-format are aliases or options of their own in options.ts); --watch-interval is
+// --resync-interval, but 0 renders once and exits (config.ts: `once`), as it does there. A combination whose meaning
 // would be ambiguous is a usage error naming both flags.
 import type { RawOptions } from './options.js';
 import { duration, fail } from './values.js';
@@ -22,6 +23,21 @@ export function fromPrometheusConfigReloader(raw: RawOptions): RawOptions {
     }
     duration('retry-interval', interval); // named by its own flag when it is not a duration
     out = { ...out, 'retry-initial': interval, 'retry-max': interval };
+  }
+  const watchInterval = raw['watch-interval'];
+  if (watchInterval !== undefined) {
+    if (raw['resync-interval'] !== undefined) {
+      fail('watch-interval', watchInterval, 'give it, or --resync-interval, not both');
+    }
+    const ms = duration('watch-interval', watchInterval, { allowZero: true, min: 100 });
+    if (ms === 0 && raw['config-envsubst-file'] === undefined) {
+      fail(
+        'watch-interval',
+        watchInterval,
+        '0 renders --config-file into --config-envsubst-file once and exits: give both, or a duration such as 3m to keep watching',
+      );
+    }
+    if (ms > 0) out = { ...out, 'resync-interval': watchInterval };
   }
   const runtimeinfo = raw['runtimeinfo-url'];
   if (runtimeinfo !== undefined) {

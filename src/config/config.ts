@@ -74,8 +74,14 @@ export interface Config extends ServerConfig {
   readonly tls: TlsConfig | undefined;
   /** --http-bearer-token-file, sent with every request (reload and verify). */
   readonly bearer: HeaderFileConfig | undefined;
-  /** --config-file rendered into --config-envsubst-file before each delivery. */
-  readonly render: { readonly input: string; readonly output: string } | undefined;
+  /**
+   * --config-file rendered into --config-envsubst-file before each delivery; $(STATEFULSET_ORDINAL_NUMBER)
+   * is the number the variable `ordinalFrom` ends with.
+   */
+  readonly render:
+    { readonly input: string; readonly output: string; readonly ordinalFrom: string } | undefined;
+  /** --watch-interval=0: render once and exit, telling nothing (an init container). */
+  readonly once: boolean;
   readonly retry: {
     readonly initialMs: number;
     readonly maxMs: number;
@@ -228,8 +234,16 @@ export function resolveConfig(
       ? Object.freeze({
           input: path.resolve(cwd, raw['config-file']),
           output: path.resolve(cwd, raw['config-envsubst-file']),
+          ordinalFrom: ordinalFrom(raw['statefulset-ordinal-from-envvar']),
         })
       : undefined;
+  if (raw['statefulset-ordinal-from-envvar'] !== undefined && !render) {
+    fail(
+      'statefulset-ordinal-from-envvar',
+      raw['statefulset-ordinal-from-envvar'],
+      'it applies to the rendering of --config-file into --config-envsubst-file; give both',
+    );
+  }
   if (urls.length === 0 && !signal && !restart && !exec && !exit && !dryRun && !render) {
     throw new ConfigError(
       'http-url',
@@ -264,6 +278,10 @@ export function resolveConfig(
     }),
     reloadOnStart: raw['reload-on-start'] ?? false,
     dryRun,
+    once:
+      render !== undefined &&
+      raw['watch-interval'] !== undefined &&
+      raw['resync-interval'] === undefined,
     process: processConfig,
     safety: resolveSafetyConfig(raw, processConfig, cwd),
     ...server,
@@ -275,9 +293,15 @@ export function resolveServerConfig(raw: RawOptions): ServerConfig {
   const logFormat = raw['log-format'] ?? DEFAULTS.logFormat;
   if (logFormat !== 'json' && logFormat !== 'logfmt')
     throw new ConfigError('log-format', logFormat, 'expected json or logfmt');
-  const logLevel = raw['log-level'] ?? DEFAULTS.logLevel;
+  const given = raw['log-level'] ?? DEFAULTS.logLevel;
+  // prometheus-config-reloader's names for the two ends: none logs nothing, all everything.
+  const logLevel = given === 'none' ? 'silent' : given === 'all' ? 'trace' : given;
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel))
-    throw new ConfigError('log-level', logLevel, `expected one of ${LOG_LEVELS.join(', ')}`);
+    throw new ConfigError(
+      'log-level',
+      given,
+      `expected one of ${LOG_LEVELS.join(', ')} (or prometheus-config-reloader's all and none)`,
+    );
   const metricsPath = raw['metrics-path'] ?? DEFAULTS.metricsPath;
   if (!/^\/[^\s?#]*$/.test(metricsPath))
     throw new ConfigError(
@@ -344,6 +368,19 @@ function tlsConfig(
   }
   const abs = (p: string | undefined) => (p === undefined ? undefined : path.resolve(cwd, p));
   return Object.freeze({ caFile: abs(ca), certFile: abs(cert), keyFile: abs(key), insecure });
+}
+
+/** --statefulset-ordinal-from-envvar: an environment variable's name (POD_NAME by default). */
+function ordinalFrom(name: string | undefined): string {
+  if (name === undefined) return 'POD_NAME';
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+    fail(
+      'statefulset-ordinal-from-envvar',
+      name,
+      'expected an environment variable name such as POD_NAME',
+    );
+  }
+  return name;
 }
 
 /** --include / --exclude globs, each checked. */

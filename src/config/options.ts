@@ -59,6 +59,8 @@ export interface RawOptions {
   'verify-children'?: boolean;
   'state-file'?: string;
   'retry-interval'?: string;
+  'watch-interval'?: string;
+  'statefulset-ordinal-from-envvar'?: string;
   'runtimeinfo-url'?: string;
   'reload-method'?: string;
   'config-file'?: string;
@@ -113,7 +115,6 @@ export const OPTIONS: Record<keyof RawOptions, Def> = {
   'resync-interval': {
     group: WATCHING,
     type: 'string',
-    alias: 'watch-interval',
     defaultDescription: DEFAULTS.resyncInterval,
     describe:
       'Re-fingerprint this often even without events, so a dropped event costs at most one interval (0 disables).',
@@ -265,7 +266,8 @@ export const OPTIONS: Record<keyof RawOptions, Def> = {
     group: SERVER,
     type: 'string',
     defaultDescription: DEFAULTS.logLevel,
-    describe: 'trace, debug, info, warn, error, fatal or silent.',
+    describe:
+      "trace, debug, info, warn, error, fatal or silent (prometheus-config-reloader's none and all: silent and trace).",
   },
   'log-format': {
     group: SERVER,
@@ -321,6 +323,7 @@ export const OPTIONS: Record<keyof RawOptions, Def> = {
   'process-name': {
     group: SELECT,
     type: 'string',
+    alias: 'process-executable-name',
     describe: 'Target the process whose name (comm, or basename of argv[0]) is exactly this.',
   },
   'process-match': {
@@ -439,6 +442,19 @@ export const OPTIONS: Record<keyof RawOptions, Def> = {
     type: 'string',
     describe:
       'A fixed delay between retries: sets --retry-initial and --retry-max both (with full jitter).',
+  },
+  'watch-interval': {
+    group: PCR,
+    type: 'string',
+    describe:
+      'How often to look again without events (--resync-interval); 0: render --config-file into --config-envsubst-file once and exit, telling nothing (an init container).',
+  },
+  'statefulset-ordinal-from-envvar': {
+    group: PCR,
+    type: 'string',
+    defaultDescription: 'POD_NAME',
+    describe:
+      'When rendering, $(STATEFULSET_ORDINAL_NUMBER) is the number this environment variable ends with (prometheus-0 -> 0).',
   },
   'runtimeinfo-url': {
     group: PCR,

@@ -210,6 +210,13 @@ export function parseRules(
       if (!key) return bad(label, node, `missing ${err.flag}: ${accepted}`);
       return bad(`${label}.${err.flag}`, key, `invalid value ${shown(err.value)}; ${accepted}`);
     }
+    if (config.once) {
+      bad(
+        `${label}.watch-interval`,
+        keyLines.get('watch-interval'),
+        'a rule keeps watching: 0 (render once and exit) is for the command line of an init container; give a duration such as 3m',
+      );
+    }
     const stateFile = config.safety.stateFile;
     if (stateFile) {
       const other = stateFiles.get(stateFile);

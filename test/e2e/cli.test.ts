@@ -6,10 +6,17 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, afterEach, describe, it } from 'node:test';
 import { AtomicWriter, cleanupTempDirs, makeTempDir } from '../harness/atomic-writer.js';
-import { killAll, runHotreload, startHotreload } from '../harness/hotreload-process.js';
+import {
+  killAll,
+  runHotreload,
+  startHotreload,
+  type Exit,
+  type HotreloadProcess,
+} from '../harness/hotreload-process.js';
 import { startTarget, type Target } from '../harness/http-target.js';
 import { OPENSSL, makePki } from '../harness/pki.js';
 import { requireProgram } from '../harness/programs.js';
+import { waitFor } from '../harness/wait.js';
 
 const FAST = [
   '--debounce',
@@ -377,6 +384,44 @@ describe('hotreload CLI end to end', () => {
     assert.deepEqual(seen, [rendered('2')]);
   });
 
+  it("prometheus-config-reloader's init container (--watch-interval=0): renders once, with $(STATEFULSET_ORDINAL_NUMBER), tells nothing and exits 0", async () => {
+    const dir = await makeTempDir('e2e-once');
+    const writer = new AtomicWriter(dir);
+    await writer.write({
+      'prometheus.yaml.gz': {
+        content: gzipSync(
+          'global:\n  external_labels:\n    replica: $(POD_NAME)\n    shard: $(STATEFULSET_ORDINAL_NUMBER)\n',
+        ),
+      },
+    });
+    const out = path.join(await makeTempDir('e2e-once-out'), 'prometheus.env.yaml');
+    const t = await target();
+    const hr = startHotreload(
+      [
+        '--watch-interval=0',
+        '--listen-address=:8081',
+        `--reload-url=${t.url}/-/reload`,
+        `--config-file=${path.join(dir, 'prometheus.yaml.gz')}`,
+        `--config-envsubst-file=${out}`,
+      ],
+      { POD_NAME: 'prometheus-k8s-2' },
+    );
+    assert.deepEqual(await exitOf(hr), { code: 0, signal: null });
+    assert.equal(
+      await readFile(out, 'utf8'),
+      'global:\n  external_labels:\n    replica: prometheus-k8s-2\n    shard: 2\n',
+    );
+    assert.equal(t.requests.length, 0, 'the application was told');
+    // A configuration it cannot render: exit 1, the reason logged.
+    const bad = startHotreload([
+      '--watch-interval=0',
+      `--config-file=${path.join(dir, 'missing.yaml')}`,
+      `--config-envsubst-file=${out}`,
+    ]);
+    assert.deepEqual(await exitOf(bad), { code: 1, signal: null });
+    assert.ok(bad.logs.some((r) => r.msg === 'rendering failed'));
+  });
+
   it("works with configmap-reload's flags unchanged", async () => {
     const { dir, writer } = await volume();
     const t = await target();
@@ -493,3 +538,10 @@ describe('hotreload CLI usage', () => {
     assert.match(JSON.stringify(fatal), /--listen/);
   });
 });
+
+/** How `hr` exited, within 10 s. */
+async function exitOf(hr: HotreloadProcess): Promise<Exit> {
+  let exit: Exit | undefined;
+  void hr.exited.then((e) => (exit = e));
+  return waitFor(() => exit, 10_000, 'hotreload to exit');
+}

@@ -190,6 +190,16 @@ export const VALUE_CASES: Case[] = [
     '/etc/prometheus/prometheus.yaml.gz',
   ]),
   flagCase('reload-method', 'signal', 'signal with a --reload-url to call'),
+  flagCase('watch-interval', 'often', 'not a duration'),
+  flagCase('watch-interval', '0', 'run once, with nothing to render (no --config-envsubst-file)'),
+  flagCase('watch-interval', '3m', 'with --resync-interval', ['--resync-interval', '1m']),
+  flagCase('statefulset-ordinal-from-envvar', 'POD-NAME', 'not a variable name', [
+    '--config-file',
+    '/etc/prometheus/prometheus.yaml.gz',
+    '--config-envsubst-file',
+    '/etc/prometheus/config_out/prometheus.env.yaml',
+  ]),
+  flagCase('statefulset-ordinal-from-envvar', 'POD_NAME', 'without rendering to apply it to'),
   flagCase('retry-interval', '5s', 'with --retry-initial', ['--retry-initial', '1s']),
   flagCase('retry-interval', 'often', 'not a duration', [], { shows: q('often') }),
   flagCase(

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parse } from '../../../src/config/cli.js';
 import { resolveConfig, type Config } from '../../../src/config/config.js';
+import { withOrdinal } from '../../../src/actions/create.js';
 
 function configOf(argv: string[]): Config {
   const parsed = parse(argv, {}, 'test');
@@ -64,5 +65,41 @@ describe("prometheus-config-reloader's flags", () => {
     assert.equal(c.process.signal?.name, 'SIGUSR1');
     assert.equal(c.process.selector?.name, undefined);
     assert.equal(c.process.selector?.match?.source, '^\\/bin\\/prometheus ');
+  });
+
+  it('--watch-interval is the resync interval; 0 renders once and exits (the init container)', () => {
+    assert.equal(
+      configOf(['--watch', '/a', '--dry-run', '--watch-interval=3m']).resyncIntervalMs,
+      180_000,
+    );
+    assert.equal(configOf(['--watch', '/a', '--dry-run', '--watch-interval=3m']).once, false);
+    const init = configOf([
+      '--watch-interval=0',
+      '--config-file=/etc/prometheus/config/prometheus.yaml.gz',
+      '--config-envsubst-file=/etc/prometheus/config_out/prometheus.env.yaml',
+    ]);
+    assert.equal(init.once, true);
+    assert.equal(init.render?.ordinalFrom, 'POD_NAME');
+  });
+
+  it("--log-level takes prometheus-config-reloader's none and all; --process-executable-name is --process-name", () => {
+    assert.equal(configOf(['--watch', '/a', '--dry-run', '--log-level=none']).logLevel, 'silent');
+    assert.equal(configOf(['--watch', '/a', '--dry-run', '--log-level=all']).logLevel, 'trace');
+    const c = configOf([
+      '--reload-method=signal',
+      '--watch',
+      '/a',
+      '--process-executable-name=prom',
+    ]);
+    assert.equal(c.process.selector?.name, 'prom');
+  });
+
+  it('$(STATEFULSET_ORDINAL_NUMBER) is the number the chosen variable ends with', () => {
+    assert.equal(
+      withOrdinal({ POD_NAME: 'prometheus-k8s-12' }, 'POD_NAME').STATEFULSET_ORDINAL_NUMBER,
+      '12',
+    );
+    assert.equal(withOrdinal({ SHARD: '3' }, 'SHARD').STATEFULSET_ORDINAL_NUMBER, '3');
+    assert.equal(withOrdinal({}, 'POD_NAME').STATEFULSET_ORDINAL_NUMBER, '');
   });
 });
