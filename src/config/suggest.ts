@@ -34,6 +34,9 @@ export function explainUnknown(message: string, argv: readonly string[]): string
  */
 const FOREIGN_FLAGS: Readonly<Record<string, string>> = {
   'watched-dir-recursive': 'a watched plain directory is always watched recursively; leave it out',
+  'web-config-file':
+    "hotreload's own endpoint has no TLS or authentication: keep it in the pod with --listen 127.0.0.1:9533 (and exec probes: hotreload probe URL), or put a proxy in front",
+  'auto-gomemlimit-ratio': 'a Go runtime setting; Node.js needs none: leave it out',
 };
 
 /** The name within two edits of `typed`, if any (Levenshtein distance). */

@@ -512,6 +512,16 @@ export const STRAY_CASES: StrayCase[] = [
     args: [...BASE, '--watched-dir-recursive'],
   },
   {
+    what: "prometheus-config-reloader's --web-config-file says what to do instead",
+    shows: ['--web-config-file', 'is not a hotreload flag', '--listen 127.0.0.1:9533'],
+    args: [...BASE, '--web-config-file=/etc/web.yaml'],
+  },
+  {
+    what: "prometheus-config-reloader's --auto-gomemlimit-ratio says to leave it out",
+    shows: ['--auto-gomemlimit-ratio', 'leave it out'],
+    args: [...BASE, '--auto-gomemlimit-ratio=0.9'],
+  },
+  {
     what: "a single-dash typo of configmap-reload's -volume-dir",
     shows: ['unknown flag -volume-dri', '--volume-dir'],
     args: ['--listen', '', '--http-url', URL, '-volume-dri=/etc/config'],
