@@ -9,7 +9,7 @@ import { RecoverableError, errorFields } from '../lib/errors.js';
 import { removeRule } from '../metrics/hotreload.js';
 import { RunScheduler } from '../reload/scheduler.js';
 import type { PathWatcher } from '../watch/watcher.js';
-import { startRule, type RuleDeps, type RuleEnv, type RunningRule } from './runner.js';
+import { raceTimeout, startRule, type RuleDeps, type RuleEnv, type RunningRule } from './runner.js';
 
 /** The rules file is looked at again after this quiet period, and at the latest after MAX_WAIT. */
 const QUIET_MS = 200;
@@ -95,8 +95,13 @@ export class RuleSet {
 
   async stop(timeoutMs: number): Promise<void> {
     this.stopped = true;
-    this.fileWatch?.scheduler.stop();
-    await this.fileWatch?.watcher.close();
+    const file = this.fileWatch;
+    file?.scheduler.stop();
+    await file?.watcher.close();
+    // A rules file being applied ends first (it stops what it started once it sees the stop).
+    if (file?.scheduler.busy) {
+      await raceTimeout(this.opts.env.clock, file.scheduler.settled(), timeoutMs);
+    }
     await Promise.all(this.rules.map((r) => r.stop(timeoutMs)));
   }
 
@@ -113,7 +118,9 @@ export class RuleSet {
     let built: RuleDeps[];
     try {
       next = await source.load();
-      if (next.text === this.text) return;
+      // The text running, and nothing to clear: nothing to do. (After a refused file, the
+      // text running again clears the failure.)
+      if (next.text === this.text && !this.lastError) return;
       const current = new Map(this.rules.map((r) => [r.name, r.deps.source]));
       // Everything new is built before anything is stopped: a rule that cannot be built (a
       // state file's directory not writable) leaves the running rules as they are.
@@ -138,10 +145,17 @@ export class RuleSet {
     const leaving = this.rules.filter((r) => !names.has(r.name) || rebuilt.has(r.name));
     const staying = this.rules.filter((r) => !leaving.includes(r));
     await Promise.all(leaving.map((r) => r.stop(this.opts.stopTimeoutMs)));
-    for (const r of leaving) {
-      if (!names.has(r.name)) await removeRule(env.metrics, r.name);
-    }
+    // Their gauges go (a changed rule may have other targets); the rules started add theirs.
+    for (const r of leaving) await removeRule(env.metrics, r.name);
+    this.rules = staying;
     const started = await Promise.allSettled(built.map((d) => this.startOne(d)));
+    if (this.stopped) {
+      // Stopped meanwhile: what this reload started stops too.
+      await Promise.all(
+        started.flatMap((r) => (r.status === 'fulfilled' ? [r.value.stop(0)] : [])),
+      );
+      return;
+    }
     const failures = started.flatMap((r, i) =>
       r.status === 'rejected' ? [{ rule: built[i]!.name, err: errorFields(r.reason) }] : [],
     );
