@@ -80,6 +80,8 @@ describe('docs/FLAGS.md against --help', () => {
 describe('README and docs/', () => {
   const pages = [
     'README.md',
+    'CHANGELOG.md',
+    'SECURITY.md',
     ...readdirSync(new URL('../../docs/', import.meta.url)).map((f) => `docs/${f}`),
   ];
 
@@ -92,7 +94,7 @@ describe('README and docs/', () => {
     for (const flag of named) assert.ok(known.has(flag), `--${flag}`);
   });
 
-  it('every relative link of the README and docs/ names a file that exists, and an anchor it has', () => {
+  it('every relative link of the README, CHANGELOG, SECURITY and docs/ names a file that exists, and an anchor it has', () => {
     const broken: string[] = [];
     for (const page of pages.filter((p) => p.endsWith('.md'))) {
       const base = new URL(`../../${page}`, import.meta.url);
