@@ -35,6 +35,11 @@ async function main(arg: string | undefined): Promise<number> {
   }
   say('demo', `${workload}, run locally (see test/harness/example-runs.ts for what changes)`);
   const r = await run();
+  for (const init of r.inits) {
+    say('kubelet', `init container ${init.name}: hotreload ${init.argv.join(' ')}`);
+    for (const { msg } of init.logs) say(init.name, msg);
+    say('kubelet', `${init.name} exited ${init.exit.code}; the pod's containers start`);
+  }
   say('hotreload', `started: hotreload ${r.argv.join(' ')}`);
   let shown = 0;
   const flush = () => {

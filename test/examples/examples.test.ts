@@ -50,8 +50,15 @@ const EXAMPLES = [
   'nginx-php-fpm',
   'grafana',
 ];
-/** Examples that replace another reloader: deployment-before.yaml, deployment-after.yaml. */
-const MIGRATIONS = ['configmap-reload-migration', 'prometheus-config-reloader-migration'];
+/**
+ * Examples that replace another reloader (deployment-before.yaml, deployment-after.yaml), and the
+ * image they replace.
+ */
+const MIGRATIONS: Readonly<Record<string, RegExp>> = {
+  'configmap-reload-migration': /^ghcr\.io\/jimmidyson\/configmap-reload[:@]/,
+  'prometheus-config-reloader-migration':
+    /^quay\.io\/prometheus-operator\/prometheus-config-reloader[:@]/,
+};
 const manifests = loadManifests();
 const workloads = manifests.filter((m) => podSpecOf(m.object));
 
@@ -86,6 +93,18 @@ function rulesText(c: IContainer, m: Manifest, file: string): string {
   const text = (cm?.object as { data?: Record<string, string> } | undefined)?.data?.[key];
   assert.ok(text !== undefined, `--config ${file}: no key ${key} in a ConfigMap ${name} of ${dir}`);
   return text;
+}
+
+/**
+ * Whether hotreload in `c` renders once and exits (--watch-interval=0, no rules file), as main()
+ * decides it.
+ */
+function runsOnce(c: IContainer, m: Manifest): boolean {
+  const inv = hotreloadInvocation(c)!;
+  const parsed = parse(inv.argv, inv.env, VERSION);
+  if (parsed.kind === 'exit' || parsed.options.config !== undefined) return false;
+  const config = configsOf(c, m)[0]!;
+  return config.once && config.render !== undefined;
 }
 
 const podOf = (m: Manifest): IPodSpec => podSpecOf(m.object)!;
@@ -305,35 +324,77 @@ describe("hotreload's arguments in the examples", () => {
     const without = workloads.filter((m) => !using.has(m.file)).map((m) => m.file);
     assert.deepEqual(
       without,
-      MIGRATIONS.map((example) => `${example}/deployment-before.yaml`),
+      Object.keys(MIGRATIONS).map((example) => `${example}/deployment-before.yaml`),
     );
   });
 
-  for (const example of MIGRATIONS) {
-    it(`${example}: the replaced reloader's arguments are accepted by hotreload's CLI parser and config as written, and deployment-after.yaml keeps them all`, () => {
-      const file = (name: string) => workloads.find((w) => w.file === `${example}/${name}`)!;
-      const after = containersOf(podOf(file('deployment-after.yaml'))).find(({ container }) =>
-        hotreloadInvocation(container),
-      )!.container;
-      // The reloader hotreload replaces keeps its container name (logs, dashboards).
-      const before = containersOf(podOf(file('deployment-before.yaml'))).find(
-        ({ container }) => container.name === after.name,
-      )?.container;
-      assert.ok(before, `deployment-before.yaml has no container ${after.name}`);
-      const args = before.args ?? [];
-      assert.ok(args.length > 0);
-      const parsed = parse(args, {}, VERSION);
-      assert.equal(parsed.kind, 'run', parsed.kind === 'exit' ? parsed.output : '');
-      if (parsed.kind === 'run')
-        assert.doesNotThrow(() => resolveConfig(parsed.options, '/', parsed.command));
-      const kept = hotreloadInvocation(after)!.argv.filter((a) => args.includes(a));
-      assert.deepEqual(kept, args, 'the same arguments, in the same order');
-      // ...and the old image is gone from the pod.
-      const images = containersOf(podOf(file('deployment-after.yaml'))).map(
-        (c) => c.container.image,
+  for (const [example, replaced] of Object.entries(MIGRATIONS)) {
+    const file = (name: string) => podOf(workloads.find((w) => w.file === `${example}/${name}`)!);
+    const beforeSpec = file('deployment-before.yaml');
+    const afterSpec = file('deployment-after.yaml');
+    /** A container's list: initContainers or containers. */
+    const listOf = (spec: IPodSpec, init: boolean) =>
+      init ? (spec.initContainers ?? []) : spec.containers;
+    const isReplaced = (c: IContainer) => replaced.test(c.image ?? '');
+    const olds = containersOf(beforeSpec).filter(({ container }) => isReplaced(container));
+    const where = ({ container, init }: { container: IContainer; init: boolean }) =>
+      `${init ? 'initContainers' : 'containers'}/${container.name}`;
+
+    it(`${example}: deployment-after.yaml runs hotreload exactly where deployment-before.yaml ran the replaced reloader, and the rest of the pod is unchanged`, () => {
+      assert.ok(olds.length > 0, `deployment-before.yaml runs no ${replaced.source}`);
+      assert.deepEqual(
+        containersOf(afterSpec)
+          .filter(({ container }) => isReplaced(container))
+          .map(where),
+        [],
+        'the replaced image still runs',
       );
-      assert.ok(!images.includes(before.image), `${before.image} still runs`);
+      assert.deepEqual(
+        containersOf(afterSpec)
+          .filter(({ container }) => hotreloadInvocation(container))
+          .map(where),
+        olds.map(where),
+      );
+      // The other containers, the volumes and every other field of the pod, as they were.
+      for (const init of [true, false]) {
+        const others = (spec: IPodSpec) => listOf(spec, init).filter((c) => !isReplaced(c));
+        assert.deepEqual(
+          others(afterSpec).filter((c) => !hotreloadInvocation(c)),
+          others(beforeSpec),
+        );
+      }
+      const rest = (spec: IPodSpec) => ({ ...spec, initContainers: [], containers: [] });
+      assert.deepEqual(rest(afterSpec), rest(beforeSpec));
     });
+
+    for (const old of olds) {
+      const before = old.container;
+      it(`${example}: ${where(old)}: the replaced reloader's arguments are accepted by hotreload's CLI parser and config as written, and deployment-after.yaml keeps the container in its place with them all, in order, its image swapped`, () => {
+        const args = before.args ?? [];
+        assert.ok(args.length > 0);
+        const parsed = parse(args, {}, VERSION);
+        assert.equal(parsed.kind, 'run', parsed.kind === 'exit' ? parsed.output : '');
+        if (parsed.kind === 'run')
+          assert.doesNotThrow(() => resolveConfig(parsed.options, '/', parsed.command));
+        // The same place in the same list, under the same name (logs, dashboards, the operator's
+        // strategic merge by name), and the same kind of container (no restartPolicy added).
+        const index = listOf(beforeSpec, old.init).indexOf(before);
+        const after = listOf(afterSpec, old.init)[index];
+        assert.equal(after?.name, before.name, `${where(old)} is not at position ${index}`);
+        const inv = hotreloadInvocation(after);
+        assert.ok(inv, `${where(old)} does not run hotreload`);
+        const kept = inv.argv.filter((a) => args.includes(a));
+        assert.deepEqual(kept, args, 'the same arguments, in the same order');
+        // The image swapped (its command with it); resources and probes are hotreload's; the
+        // rest of the container (env, ports, mounts, security context, restartPolicy) as it was.
+        const swapped = new Set(['image', 'command', 'args', 'resources']);
+        const unchanged = (c: IContainer) =>
+          Object.fromEntries(
+            Object.entries(c).filter(([key]) => !swapped.has(key) && !key.endsWith('Probe')),
+          );
+        assert.deepEqual(unchanged(after), unchanged(before));
+      });
+    }
   }
 
   for (const { m, container } of runs) {
@@ -400,7 +461,7 @@ describe('pod wiring', () => {
       const configs = configsOf(c, m);
       const config = configs[0]!;
 
-      it(`${m.file}: every path hotreload watches is on a volume mounted in its container, without subPath`, () => {
+      it(`${m.file}: ${c.name}: every path hotreload watches is on a volume mounted in its container, without subPath`, () => {
         for (const watched of configs.flatMap((x) => x.watch)) {
           const mount = mountHolding(c.volumeMounts ?? [], watched);
           assert.ok(mount, `--watch ${watched} is on no volume of ${c.name}`);
@@ -425,7 +486,7 @@ describe('pod wiring', () => {
       if (render) {
         const { input, output } = render;
 
-        it(`${m.file}: --config-envsubst-file is on a writable emptyDir that another container reads, and every $(VAR) of --config-file is in hotreload's env`, () => {
+        it(`${m.file}: ${c.name}: --config-envsubst-file is on a writable emptyDir that another container reads, and every $(VAR) of --config-file is in hotreload's env`, () => {
           const mount = mountHolding(c.volumeMounts ?? [], output);
           assert.ok(mount, `${output} is on no volume of ${c.name}`);
           assert.ok(volumes.get(mount.name)?.emptyDir, `${mount.name} is not an emptyDir`);
@@ -465,35 +526,58 @@ describe('pod wiring', () => {
         });
       }
 
-      it(`${m.file}: hotreload's probes ask its own port for /healthz and /readyz`, () => {
-        const port = config.listen?.port;
-        assert.ok(
-          port,
-          'hotreload serves no endpoints (--listen ""), so it has no probe to answer',
+      const once = runsOnce(c, m);
+      const regularInit = (spec.initContainers ?? []).includes(c) && c.restartPolicy !== 'Always';
+
+      it(`${m.file}: ${c.name}: a regular init container exactly when hotreload runs once in it (--watch-interval=0), and then without probes`, () => {
+        assert.equal(
+          regularInit,
+          once,
+          once
+            ? 'hotreload renders and exits: anywhere but in a regular init container the kubelet would start it again and again'
+            : 'a regular init container must exit for the pod to start; this hotreload keeps running',
         );
-        const probes = [c.livenessProbe, c.readinessProbe, c.startupProbe].filter(
-          (p): p is IProbe => p !== undefined && portOf(c, p) === port,
-        );
-        const paths = probes.map((p) => p.httpGet?.path);
-        assert.ok(
-          paths.includes('/healthz') && paths.includes('/readyz'),
-          `probes on :${port}: ${paths.join(', ')}`,
-        );
-        assert.ok(
-          c.ports?.some((p) => p.containerPort === port),
-          `port ${port} is not declared`,
-        );
-        assert.ok(
-          c.livenessProbe &&
-            portOf(c, c.livenessProbe) === port &&
-            c.livenessProbe.httpGet?.path === '/healthz',
-        );
+        if (once) {
+          const probes = [c.livenessProbe, c.readinessProbe, c.startupProbe];
+          assert.deepEqual(
+            probes.filter((p) => p !== undefined),
+            [],
+            'it serves nothing to probe',
+          );
+        }
       });
+
+      if (!once) {
+        it(`${m.file}: ${c.name}: hotreload's probes ask its own port for /healthz and /readyz`, () => {
+          const port = config.listen?.port;
+          assert.ok(
+            port,
+            'hotreload serves no endpoints (--listen ""), so it has no probe to answer',
+          );
+          const probes = [c.livenessProbe, c.readinessProbe, c.startupProbe].filter(
+            (p): p is IProbe => p !== undefined && portOf(c, p) === port,
+          );
+          const paths = probes.map((p) => p.httpGet?.path);
+          assert.ok(
+            paths.includes('/healthz') && paths.includes('/readyz'),
+            `probes on :${port}: ${paths.join(', ')}`,
+          );
+          assert.ok(
+            c.ports?.some((p) => p.containerPort === port),
+            `port ${port} is not declared`,
+          );
+          assert.ok(
+            c.livenessProbe &&
+              portOf(c, c.livenessProbe) === port &&
+              c.livenessProbe.httpGet?.path === '/healthz',
+          );
+        });
+      }
 
       const { selector, signal, restart, command } =
         configs.find((x) => x.process.signal || x.process.restart)?.process ?? config.process;
       if ((signal || restart) && command.length === 0) {
-        it(`${m.file}: to ${signal ? 'signal' : 'restart'} another container's process, the pod shares its process namespace and hotreload has that container's UID`, () => {
+        it(`${m.file}: ${c.name}: to ${signal ? 'signal' : 'restart'} another container's process, the pod shares its process namespace and hotreload has that container's UID`, () => {
           assert.ok(selector);
           assert.equal(spec.shareProcessNamespace, true);
           const uid = uidOf(c, spec);
@@ -533,6 +617,30 @@ describe('examples run locally with their own configuration', () => {
         { ...TIMEOUT, skip },
         async () => {
           const r = await run();
+          // The pod's regular init containers ran first, one after the other, each to completion;
+          // hotreload in them rendered once (--watch-interval=0), told nothing and served nothing.
+          const spec = podOf(workloads.find((w) => w.file === workload)!);
+          assert.deepEqual(
+            r.inits.map((i) => i.name),
+            (spec.initContainers ?? [])
+              .filter((c) => c.restartPolicy !== 'Always')
+              .map((c) => c.name),
+          );
+          for (const init of r.inits) {
+            assert.deepEqual(init.exit, { code: 0, signal: null }, init.name);
+            assert.deepEqual(
+              init.logs.map((l) => l.msg),
+              ['rendered once (--watch-interval=0)'],
+              init.name,
+            );
+            // What the application started on: the pod's name in place of $(POD_NAME).
+            assert.ok(init.rendered, `${init.name} renders nothing`);
+            const { content, expected } = init.rendered;
+            assert.ok(content !== undefined, `${init.name} wrote no --config-envsubst-file`);
+            assert.equal(content, expected);
+            assert.ok(content.includes(r.pod.identity.name), content);
+            assert.ok(!content.includes('$('), content);
+          }
           assert.notEqual(
             r.expected.before,
             r.expected.after,

@@ -12,17 +12,19 @@
 // - Prometheus: --web.listen-address=127.0.0.1:<free port>; hotreload's URLs follow that port;
 //   in the signal variant, --process-match on this run's data directory narrows the target.
 //   Paths on Prometheus's volumes inside its configuration (rule_files) name the local volumes.
-//   When hotreload is a native sidecar (prometheus-config-reloader-migration), it starts first
-//   and Prometheus once hotreload's startupProbe command passes, as the kubelet orders them.
+// - Regular init containers (prometheus-config-reloader-migration's init-config-reloader:
+//   hotreload with --watch-interval=0) run first, one after the other, each to completion, as the
+//   kubelet runs them; a run fails unless each exits 0. Then the application starts, then the
+//   hotreload beside it.
 // - The environment of hotreload's container is the manifest's, resolved as the kubelet does
 //   (POD_NAME from the downward API is this local pod's made-up name).
 // - filebeat is not installed here: a stand-in process named `filebeat` (FILEBEAT_STAND_IN) reads
 //   the example's filebeat.yml, and a kubelet-like loop restarts it when it exits. It shows what
 //   hotreload does with the manifest's arguments (--restart --process-name filebeat
 //   --restart-wait), not what filebeat does; --process-match narrows the target to it.
-// - hotreload: paths map to the local volumes, --listen 127.0.0.1:0, --debounce 0.
+// - hotreload (in init containers too): paths map to the local volumes, --listen 127.0.0.1:0,
+//   --debounce 0.
 // Used by test/examples/examples.test.ts and scripts/demo-example.ts.
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -40,17 +42,41 @@ import {
   podSpecOf,
   type Manifest,
 } from './examples.js';
-import { LocalPod, localArgv, localUrl, splitArgv, type Transform } from './example-pod.js';
-import type { HotreloadProcess } from './hotreload-process.js';
+import {
+  LocalPod,
+  localArgv,
+  localUrl,
+  splitArgv,
+  type Adaptation,
+  type Transform,
+} from './example-pod.js';
+import type { Exit, HotreloadProcess } from './hotreload-process.js';
 import type { LogRecord } from '../doubles/log-sink.js';
 import { freePort, request, waitForBody } from './net.js';
 import { RestartLoop, startProcess } from './processes.js';
 import { NGINX, PROMETHEUS } from './programs.js';
 import { waitFor } from './wait.js';
 
+/** A regular init container that ran hotreload to completion before the pod's containers. */
+export interface InitRun {
+  readonly name: string;
+  /** The hotreload argv that ran: the manifest's, adapted as the header says. */
+  readonly argv: readonly string[];
+  readonly exit: Exit;
+  readonly logs: readonly LogRecord[];
+  /**
+   * With --config-envsubst-file: the rendered file's content, read as soon as hotreload exited
+   * (undefined if there was none), and what the manifest's --config-file gives with the
+   * container's environment (written independently of hotreload).
+   */
+  readonly rendered?: { readonly content: string | undefined; readonly expected: string };
+}
+
 export interface ExampleRun {
   /** 'nginx/deployment.yaml' */
   readonly workload: string;
+  /** The pod's regular init containers, in their order, each run to completion (exit 0). */
+  readonly inits: readonly InitRun[];
   /** The hotreload argv that runs: the manifest's, adapted as the header says. */
   readonly argv: readonly string[];
   readonly hr: HotreloadProcess;
@@ -166,6 +192,8 @@ interface Workload {
   readonly app: IContainer;
   /** The container that runs hotreload (the app's own in the child example). */
   readonly reloader: IContainer;
+  /** The regular init containers (not restartPolicy: Always), in their order. */
+  readonly inits: readonly IContainer[];
   readonly argv: readonly string[];
   /** hotreload's environment (its container's, resolved). */
   readonly env: Record<string, string>;
@@ -180,9 +208,13 @@ async function loadWorkload(file: string, transformFor?: TransformFor): Promise<
   const object = manifests.find((m) => m.file === file)?.object;
   const spec = object && podSpecOf(object);
   if (!spec) throw new Error(`${file} holds no pod template`);
-  const containers = containersOf(spec).map((c) => c.container);
+  // Regular init containers run to completion first (runInits); the others run beside each other.
+  const inits = (spec.initContainers ?? []).filter((c) => c.restartPolicy !== 'Always');
+  const containers = containersOf(spec)
+    .map((c) => c.container)
+    .filter((c) => !inits.includes(c));
   const reloader = containers.find((c) => hotreloadInvocation(c));
-  if (!reloader) throw new Error(`${file} runs no hotreload`);
+  if (!reloader) throw new Error(`${file} runs no hotreload beside its application`);
   const app = containers.find((c) => c !== reloader) ?? reloader;
   // A made-up pod name, as a Deployment's pods have one: what $(POD_NAME) becomes.
   const identity = {
@@ -191,7 +223,54 @@ async function loadWorkload(file: string, transformFor?: TransformFor): Promise<
   };
   const pod = await LocalPod.create(manifests, spec, transformFor?.({ app, reloader }), identity);
   const argv = hotreloadInvocation(reloader)!.argv;
-  return { manifests, spec, pod, app, reloader, argv, env: pod.env(reloader) };
+  return { manifests, spec, pod, app, reloader, inits, argv, env: pod.env(reloader) };
+}
+
+/** Paths mapped to the local volumes of the container, and nothing else. */
+function onVolumes(w: Workload): (c: IContainer) => Adaptation {
+  return (c) => ({ path: (p) => w.pod.localPath(c, p) });
+}
+
+/**
+ * Runs the workload's regular init containers as the kubelet does: one after the other, each to
+ * completion, before any other container starts. Only hotreload runs here; its argv is the
+ * manifest's adapted by `adapt`. Throws unless each exits 0 (the pod would not start).
+ */
+async function runInits(w: Workload, adapt: (c: IContainer) => Adaptation): Promise<InitRun[]> {
+  const runs: InitRun[] = [];
+  for (const c of w.inits) {
+    const invocation = hotreloadInvocation(c);
+    if (!invocation) throw new Error(`init container ${c.name}: only hotreload runs locally`);
+    const argv = localArgv(invocation.argv, adapt(c));
+    const env = w.pod.env(c);
+    const hr = hotreload(argv, env);
+    let exited: Exit | undefined;
+    void hr.exited.then((e) => (exited = e));
+    const exit = await waitFor(() => exited, 20_000, `init container ${c.name} to exit`).catch(
+      async (err: Error) => {
+        await hr.stop('SIGKILL');
+        throw err;
+      },
+    );
+    if (exit.code !== 0) {
+      throw new Error(
+        `init container ${c.name} exited ${exit.code ?? exit.signal}, so the pod would not start; stderr: ${hr.stderr()}; logs: ${JSON.stringify(hr.logs)}`,
+      );
+    }
+    const flags = splitArgv(invocation.argv).flags;
+    const input = flags.find((f) => f.key === 'config-file')?.value;
+    const output = flags.find((f) => f.key === 'config-envsubst-file')?.value;
+    let rendered: InitRun['rendered'];
+    if (input && output) {
+      const source = configMapFileOf(w, c, input);
+      rendered = {
+        content: await readFile(w.pod.localPath(c, output), 'utf8').catch(() => undefined),
+        expected: substituted(w.pod.content(source.configMap, source.key, 'initial'), env),
+      };
+    }
+    runs.push({ name: c.name, argv, exit, logs: hr.logs, rendered });
+  }
+  return runs;
 }
 
 /** ExampleRun.edit for the configuration file `key` of ConfigMap `name`. */
@@ -228,34 +307,6 @@ function configMapFileOf(
   const rel = path.posix.relative(mount.mountPath, p);
   const key = source.items?.find((i) => i.path === rel)?.key ?? rel;
   return { configMap: source.name, key };
-}
-
-/**
- * A native sidecar (an init container with restartPolicy: Always) starts before the pod's
- * containers, which the kubelet starts once its startupProbe passes.
- */
-function isNativeSidecar(spec: IPodSpec, c: IContainer): boolean {
-  return (spec.initContainers ?? []).includes(c) && c.restartPolicy === 'Always';
-}
-
-/**
- * Runs `c`'s exec startupProbe here (its paths on the local volumes) until it exits 0, for at
- * most failureThreshold x periodSeconds (20 s at most). No probe: passes at once.
- */
-async function startupProbePasses(pod: LocalPod, c: IContainer): Promise<void> {
-  const probe = c.startupProbe;
-  if (!probe) return;
-  const command = probe.exec?.command;
-  if (!command || command.length === 0)
-    throw new Error(`${c.name}: only an exec startupProbe runs locally`);
-  const [file, ...args] = command.map((a) => pod.localArg(c, a));
-  const timeout = (probe.timeoutSeconds ?? 1) * 1000;
-  const succeeds = () =>
-    new Promise<boolean>((resolve) => {
-      execFile(file!, args, { timeout }, (err) => resolve(err === null));
-    });
-  const limitMs = Math.min((probe.failureThreshold ?? 3) * (probe.periodSeconds ?? 10), 20) * 1000;
-  await waitFor(succeeds, limitMs, `${c.name}'s startupProbe (${command.join(' ')})`);
 }
 
 // ---- nginx ----------------------------------------------------------------------------------
@@ -333,6 +384,7 @@ async function runNginx(file: string): Promise<ExampleRun> {
   const tmp = w.pod.localPath(w.app, '/tmp');
   const confDir = w.pod.localPath(w.app, '/etc/nginx/conf.d');
   await writeFile(`${n.home}/nginx.conf`, imageNginxConf(tmp, confDir));
+  const inits = await runInits(w, onVolumes(w));
   const given = [...(w.app.command ?? []), ...(w.app.args ?? [])];
   const [bin, ...args] = n.command(given.length > 0 ? given : NGINX_IMAGE_CMD);
   const nginx = startProcess(bin!, args);
@@ -348,6 +400,7 @@ async function runNginx(file: string): Promise<ExampleRun> {
   const configMap = configMapOf(w, w.app, '/etc/nginx/conf.d');
   return {
     workload: file,
+    inits,
     argv,
     hr,
     env: w.env,
@@ -367,6 +420,7 @@ async function runNginxChild(file: string): Promise<ExampleRun> {
   const tmp = w.pod.localPath(w.app, '/tmp');
   const confDir = w.pod.localPath(w.app, '/etc/nginx/conf.d');
   await writeFile(`${n.home}/nginx.conf`, imageNginxConf(tmp, confDir));
+  const inits = await runInits(w, onVolumes(w));
   const argv = localArgv(w.argv, {
     path: (p) => w.pod.localPath(w.reloader, p),
     // `nginx -t` and the child: the local nginx with this run's configuration.
@@ -380,6 +434,7 @@ async function runNginxChild(file: string): Promise<ExampleRun> {
   const configMap = configMapOf(w, w.app, '/etc/nginx/conf.d');
   return {
     workload: file,
+    inits,
     argv,
     hr,
     env: w.env,
@@ -421,18 +476,13 @@ async function runPrometheus(file: string): Promise<ExampleRun> {
     );
     return server;
   };
-  let server: Awaited<ReturnType<typeof startPrometheus>>;
-  let hr: HotreloadProcess;
-  if (isNativeSidecar(w.spec, w.reloader)) {
-    hr = hotreload(argv, w.env);
-    await hr.ready();
-    await startupProbePasses(w.pod, w.reloader);
-    server = await startPrometheus();
-  } else {
-    server = await startPrometheus();
-    hr = hotreload(argv, w.env);
-    await hr.ready();
-  }
+  const inits = await runInits(w, (c) => ({
+    path: (p) => w.pod.localPath(c, p),
+    url: localUrl(new Map([[9090, port]])),
+  }));
+  const server = await startPrometheus();
+  const hr = hotreload(argv, w.env);
+  await hr.ready();
   // The file Prometheus's configuration comes from: --config-file when hotreload renders it,
   // else Prometheus's own --config.file.
   const flags = splitArgv(w.argv).flags;
@@ -447,6 +497,7 @@ async function runPrometheus(file: string): Promise<ExampleRun> {
   };
   return {
     workload: file,
+    inits,
     argv,
     hr,
     env: w.env,
@@ -526,6 +577,7 @@ function configVersion(filebeatYml: string): string {
 
 async function runFilebeatStandIn(file: string): Promise<ExampleRun> {
   const w = await loadWorkload(file);
+  const inits = await runInits(w, onVolumes(w));
   const home = await makeTempDir('example-filebeat');
   const bin = `${home}/filebeat`;
   await symlink(process.execPath, bin);
@@ -550,6 +602,7 @@ async function runFilebeatStandIn(file: string): Promise<ExampleRun> {
   const configMap = configMapOf(w, w.app, '/etc/filebeat');
   return {
     workload: file,
+    inits,
     argv,
     hr,
     env: w.env,
