@@ -11,10 +11,11 @@
 // and tree shaking leaves out what no code path reaches. `npm run bench` measures the result.
 import { build, type Metafile, type Plugin } from 'esbuild';
 import { chmod, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { isBuiltin } from 'node:module';
+import { createRequire, isBuiltin } from 'node:module';
 import path from 'node:path';
 
 const OUT_DIR = 'dist';
+const nodeRequire = createRequire(import.meta.url);
 const MAIN_FILE = `${OUT_DIR}/main.js`;
 const LICENSES_FILE = `${OUT_DIR}/THIRD-PARTY-LICENSES.txt`;
 
@@ -80,7 +81,7 @@ const result = await build({
   keepNames: true,
   // Licence texts go to LICENSES_FILE instead, whole.
   legalComments: 'none',
-  plugins: [builtinsThroughRequire(), deferDefaultExports(DEFERRED)],
+  plugins: [builtinsThroughRequire(), deferDefaultExports(DEFERRED), pinoWithoutWorkers()],
   logLevel: 'warning',
   metafile: true,
 });
@@ -164,10 +165,57 @@ function builtinsThroughRequire(): Plugin {
           ? { path: args.path, namespace: 'builtin' }
           : undefined,
       );
-      b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({
-        contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => {
+        const name = JSON.stringify(args.path);
+        // A module object (not a function or class) is handed over behind an empty object whose
+        // prototype it is: the bundle's ES-module interop copies an import's own properties, and
+        // reading some of Node's (lazy data properties such as util.TextDecoder) loads whole
+        // modules (util's: its argument parser, worker_threads). Through the prototype every
+        // export reads the same, on first use.
+        const object = typeof nodeRequire(args.path) === 'object';
+        return {
+          contents: object
+            ? `module.exports = Object.create(require(${name}));`
+            : `module.exports = require(${name});`,
+          loader: 'js',
+        };
+      });
+    },
+  };
+}
+
+/**
+ * pino without its worker-thread transports, which hotreload never uses (it writes to its own
+ * stream, lib/log.ts): thread-stream becomes a stand-in that throws if constructed, and pino's
+ * `require('worker_threads')`, read for `isMainThread` alone, becomes `{ isMainThread: true }`
+ * (hotreload runs on the main thread). Node's worker_threads then stays unloaded: 2 ms of
+ * start-up and its memory in every pod (`npm run bench`). A pino whose source no longer has that
+ * line fails the build, so an upgrade cannot silently load it again.
+ */
+function pinoWithoutWorkers(): Plugin {
+  const WORKERS = "const { isMainThread } = require('worker_threads')";
+  return {
+    name: 'pino-without-workers',
+    setup(b) {
+      b.onResolve({ filter: /^thread-stream$/ }, () => ({
+        path: 'thread-stream',
+        namespace: 'no-thread-stream',
+      }));
+      b.onLoad({ filter: /.*/, namespace: 'no-thread-stream' }, () => ({
+        contents:
+          "module.exports = function ThreadStream() { throw new Error('pino transports are not part of hotreload'); };",
         loader: 'js',
       }));
+      b.onLoad({ filter: /[\\/]pino[\\/]lib[\\/]tools\.js$/ }, async (args) => {
+        const text = await readFile(args.path, 'utf8');
+        if (!text.includes(WORKERS)) {
+          return { errors: [{ text: `${args.path} no longer has: ${WORKERS}` }] };
+        }
+        return {
+          contents: text.replace(WORKERS, 'const { isMainThread } = { isMainThread: true }'),
+          loader: 'js',
+        };
+      });
     },
   };
 }

@@ -6,7 +6,7 @@
 // missing or stale). A reference to an unset variable fails the attempt (E_RENDER): the previous
 // output stays, and the attempt is retried.
 import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { zlibModule } from '../lib/builtins.js';
 import { writeFileAtomically } from '../lib/atomic-file.js';
 import { ReloadError, codeOf } from '../lib/errors.js';
 import { readSmallFile } from '../lib/small-file.js';
@@ -60,7 +60,7 @@ function unzipped(raw: Buffer, input: string): Buffer {
   const gzip = input.endsWith('.gz') || (raw[0] === 0x1f && raw[1] === 0x8b);
   if (!gzip) return raw;
   try {
-    return gunzipSync(raw, { maxOutputLength: MAX_BYTES });
+    return zlibModule().gunzipSync(raw, { maxOutputLength: MAX_BYTES });
   } catch (err) {
     throw new ReloadError(
       'E_RENDER',

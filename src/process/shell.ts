@@ -2,7 +2,8 @@
 // group, with the change in its environment, logging its output line by line (bounded), and
 // stopping the whole group (TERM, then KILL) on timeout or abort. It reports how the command
 // ended; the callers decide what that means.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { childProcessModule } from '../lib/builtins.js';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { sleep, type Clock } from '../lib/clock.js';
@@ -54,7 +55,7 @@ export const MAX_CHANGED_BYTES = 64 * 1024;
 export async function runShell(opts: ShellOptions): Promise<ShellResult> {
   let child: ChildProcess;
   try {
-    child = spawn('/bin/sh', ['-c', opts.command], {
+    child = childProcessModule().spawn('/bin/sh', ['-c', opts.command], {
       env: { ...opts.env, ...changeEnv(opts.changed, opts.fingerprint) },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,

@@ -2,7 +2,8 @@
 // starts it, passes signals on, stops it (stop signal, timeout, SIGKILL) and restarts it in
 // place. It reports when the child exits on its own, so main can exit with the child's code; it
 // does not decide when to restart (the actions do).
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { childProcessModule } from '../lib/builtins.js';
 import { constants } from 'node:os';
 import type { Logger } from 'pino';
 import { sleep, type Clock } from '../lib/clock.js';
@@ -53,7 +54,7 @@ export class Supervisor {
   start(): void {
     if (this.closing) return;
     const [file, ...args] = this.command;
-    const child = spawn(file!, args, { stdio: 'inherit', env: this.deps.env });
+    const child = childProcessModule().spawn(file!, args, { stdio: 'inherit', env: this.deps.env });
     this.child = child;
     this.stopping = false;
     this.exited = new Promise<ChildExit>((resolve) => {

@@ -112,7 +112,9 @@ export const poolFs: FingerprintFs = {
 
 /** Synchronous work between two turns of the event loop, at most. */
 const SLICE_MS = 4;
-let sliceStart = performance.now();
+/** A monotonic clock in ms (process.hrtime: reading `performance` would load perf_hooks). */
+const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
+let sliceStart = nowMs();
 
 /**
  * Each call a plain system call on the event loop's thread: microseconds instead of a round trip
@@ -148,8 +150,8 @@ async function sliced<T>(fn: () => T): Promise<T> {
  * up (a new slice starts after it), else undefined (no promise made).
  */
 export function sliceDue(): Promise<void> | undefined {
-  if (performance.now() - sliceStart <= SLICE_MS) return undefined;
+  if (nowMs() - sliceStart <= SLICE_MS) return undefined;
   return nextTurn().then(() => {
-    sliceStart = performance.now();
+    sliceStart = nowMs();
   });
 }

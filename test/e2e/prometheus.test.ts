@@ -102,7 +102,7 @@ describe('Prometheus reloaded by hotreload', () => {
           `--runtimeinfo-url=${url}/api/v1/status/runtimeinfo`,
           '--reload-timeout=30s',
           '--retry-interval=300ms',
-          '--watch-interval=0',
+          '--watch-interval=3m',
         ],
         { POD_NAME: 'prometheus-k8s-0' },
       );
