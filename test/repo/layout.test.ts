@@ -15,6 +15,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
  */
 const MAY_IMPORT: Record<string, readonly string[]> = {
   '.': [
+    'probe',
     'serve',
     'rules',
     'reload',
@@ -27,6 +28,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
     'process',
     'lib',
   ],
+  probe: ['lib'],
   serve: ['reload', 'watch', 'config', 'lib'],
   rules: [
     'reload',
