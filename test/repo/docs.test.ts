@@ -4,7 +4,9 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { parse as parseYaml } from 'yaml';
 import { parse } from '../../src/config/cli.js';
+import { resolveConfig } from '../../src/config/config.js';
 import { envName } from '../../src/config/env.js';
 import { OPTIONS } from '../../src/config/options.js';
 import { createMetrics } from '../../src/metrics/hotreload.js';
@@ -128,3 +130,20 @@ function slug(heading: string): string {
     .trim()
     .replace(/\s/g, '-');
 }
+
+describe('docs/FAQ.md recipes', () => {
+  it('every `args:` list of its YAML blocks is accepted by the CLI and its configuration checks', () => {
+    const text = readFileSync(new URL('../../docs/FAQ.md', import.meta.url), 'utf8');
+    const blocks = [...text.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    const lists = blocks
+      .map((b) => (parseYaml(b) as { args?: unknown } | null)?.args)
+      .filter((a): a is string[] => Array.isArray(a));
+    assert.ok(lists.length >= 4, `only ${lists.length} args lists found`);
+    for (const args of lists) {
+      const parsed = parse(args, {}, 'test');
+      assert.equal(parsed.kind, 'run', parsed.kind === 'exit' ? parsed.output : '');
+      if (parsed.kind !== 'run') continue;
+      assert.doesNotThrow(() => resolveConfig(parsed.options, '/', parsed.command), args.join(' '));
+    }
+  });
+});
