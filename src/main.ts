@@ -46,6 +46,8 @@ const FORWARDED_SIGNALS = ['SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   // Subcommands, before the flags: a child command only ever comes after `--`.
   if (argv[0] === 'probe') return (await import('./probe/cli.js')).runProbe(argv.slice(1), process);
+  if (argv[0] === 'inject')
+    return (await import('./inject/cli.js')).runInject(argv.slice(1), process);
   const parsed = parse(argv, env, VERSION, process.stdout.columns || 110);
   if (parsed.kind === 'exit') {
     (parsed.code === 0 ? process.stdout : process.stderr).write(parsed.output + '\n');

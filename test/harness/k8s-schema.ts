@@ -1,14 +1,17 @@
 // Checks Kubernetes objects against the API's schemas without a cluster, as `kubectl apply
 // --validate=strict` would: types, enums and required fields by the validators kubernetes-models
 // generates from the Kubernetes OpenAPI definitions, and unknown fields as errors. It knows only
-// the kinds in VALIDATORS (the ones examples/ uses); it does not run the API server's semantic
-// validation beyond the few name rules in nameErrors().
+// the kinds in VALIDATORS (the ones examples/ and `hotreload inject` use); it does not run the API
+// server's semantic validation beyond the few name rules in nameErrors().
 import { validate as clusterRole } from 'kubernetes-models/_schemas/IoK8sApiRbacV1ClusterRole';
 import { validate as clusterRoleBinding } from 'kubernetes-models/_schemas/IoK8sApiRbacV1ClusterRoleBinding';
 import { validate as configMap } from 'kubernetes-models/_schemas/IoK8sApiCoreV1ConfigMap';
+import { validate as cronJob } from 'kubernetes-models/_schemas/IoK8sApiBatchV1CronJob';
 import { validate as daemonSet } from 'kubernetes-models/_schemas/IoK8sApiAppsV1DaemonSet';
 import { validate as deployment } from 'kubernetes-models/_schemas/IoK8sApiAppsV1Deployment';
+import { validate as job } from 'kubernetes-models/_schemas/IoK8sApiBatchV1Job';
 import { validate as pod } from 'kubernetes-models/_schemas/IoK8sApiCoreV1Pod';
+import { validate as replicaSet } from 'kubernetes-models/_schemas/IoK8sApiAppsV1ReplicaSet';
 import { validate as role } from 'kubernetes-models/_schemas/IoK8sApiRbacV1Role';
 import { validate as roleBinding } from 'kubernetes-models/_schemas/IoK8sApiRbacV1RoleBinding';
 import { validate as secret } from 'kubernetes-models/_schemas/IoK8sApiCoreV1Secret';
@@ -34,6 +37,9 @@ export const VALIDATORS: ReadonlyMap<string, Validator> = new Map<string, Valida
   ['apps/v1 DaemonSet', daemonSet],
   ['apps/v1 Deployment', deployment],
   ['apps/v1 StatefulSet', statefulSet],
+  ['apps/v1 ReplicaSet', replicaSet],
+  ['batch/v1 Job', job],
+  ['batch/v1 CronJob', cronJob],
   ['rbac.authorization.k8s.io/v1 ClusterRole', clusterRole],
   ['rbac.authorization.k8s.io/v1 ClusterRoleBinding', clusterRoleBinding],
   ['rbac.authorization.k8s.io/v1 Role', role],
@@ -134,11 +140,22 @@ function nameErrors(object: object): string[] {
     if (typeof value !== 'string' || !re.test(value))
       errors.push(`${at}: ${JSON.stringify(value)} is not a valid ${what}`);
   };
-  const o = object as { metadata?: Named; spec?: { template?: { spec?: unknown } } };
+  const o = object as {
+    kind?: unknown;
+    metadata?: Named;
+    spec?: {
+      template?: { spec?: unknown };
+      jobTemplate?: { spec?: { template?: { spec?: unknown } } };
+    };
+  };
   check('/metadata/name', o.metadata?.name, DNS_SUBDOMAIN, 'object name (DNS-1123 subdomain)');
-  const podSpec = (o as { kind?: unknown }).kind === 'Pod' ? o.spec : o.spec?.template?.spec;
+  const [podSpec, at] =
+    o.kind === 'Pod'
+      ? [o.spec, '/spec']
+      : o.kind === 'CronJob'
+        ? [o.spec?.jobTemplate?.spec?.template?.spec, '/spec/jobTemplate/spec/template/spec']
+        : [o.spec?.template?.spec, '/spec/template/spec'];
   const p = (podSpec ?? {}) as Record<string, unknown>;
-  const at = (o as { kind?: unknown }).kind === 'Pod' ? '/spec' : '/spec/template/spec';
   for (const field of ['containers', 'initContainers'] as const) {
     const list = (p[field] ?? []) as { name?: unknown; ports?: Named[] }[];
     list.forEach((c, i) => {

@@ -15,6 +15,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
  */
 const MAY_IMPORT: Record<string, readonly string[]> = {
   '.': [
+    'inject',
     'probe',
     'serve',
     'rules',
@@ -28,6 +29,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
     'process',
     'lib',
   ],
+  inject: ['config', 'lib'],
   probe: ['lib'],
   serve: ['reload', 'watch', 'config', 'lib'],
   rules: [
