@@ -3,35 +3,16 @@
 // an exec probe runs it. Every case is bounded by the probe's --timeout and the test's timeout.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { cleanupTempDirs } from '../harness/atomic-writer.js';
 import { MAIN } from '../harness/hotreload-process.js';
 import { startTarget, type Target } from '../harness/http-target.js';
 import { OPENSSL, makePki } from '../harness/pki.js';
 import { requireProgram } from '../harness/programs.js';
-import { runProbe } from '../../src/probe/cli.js';
+import { probeWith } from '../doubles/probe.js';
+import { freePort } from '../harness/net.js';
 
 const BOUND = { timeout: 10_000 };
-
-async function probeWith(argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runProbe(argv, {
-    stdout: { write: (t: string) => (stdout += t) },
-    stderr: { write: (t: string) => (stderr += t) },
-  });
-  return { code, stdout, stderr };
-}
-
-/** A port nothing listens on (bound, then released). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 describe('hotreload probe against a real server', () => {
   let target: Target;

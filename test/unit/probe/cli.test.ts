@@ -3,17 +3,7 @@
 // test/integration/probe.test.ts's.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { runProbe } from '../../../src/probe/cli.js';
-
-async function probeWith(argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runProbe(argv, {
-    stdout: { write: (t: string) => (stdout += t) },
-    stderr: { write: (t: string) => (stderr += t) },
-  });
-  return { code, stdout, stderr };
-}
+import { probeWith } from '../../doubles/probe.js';
 
 describe('hotreload probe: usage errors (exit 2, no request)', () => {
   const cases: [string, string[], RegExp][] = [
