@@ -48,6 +48,12 @@ const SUITES: readonly SuiteSpec[] = [
     about:
       'Every flag of the CLI (checked against `OPTIONS` in `src/config/options.ts`) given a bad value on the command line or through `HOTRELOAD_<FLAG>`, missing values, unknown flags and typos, and flags that need another one. Each case asserts exit code 2, nothing on stdout, and a message naming the flag and the bad value.',
   },
+  {
+    title: 'Bad rules files',
+    file: 'test/reliability/bad-rules.test.ts',
+    about:
+      'Every bad value of every rule setting (the flag cases above), written as a key of a rules file (`--config`), a key with no value for every setting, and what only a file gets wrong (its YAML, its shape, names, unknown keys, a FIFO, a file over 1 MiB), given to the built CLI. Each case asserts exit code 2, nothing on stdout, and a message naming the file, the rule, the key and the bad value.',
+  },
 ];
 
 type Result = 'pass' | 'fail' | 'skip' | 'todo';
