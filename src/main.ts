@@ -6,7 +6,7 @@ import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { dryRunActions } from './actions/dry-run.js';
-import { createActions, withOrdinal } from './actions/create.js';
+import { createActions, renderOptions } from './actions/create.js';
 import { render as renderFile } from './actions/render.js';
 import { fileStore, type AppliedStore } from './reload/applied-store.js';
 import { startApp, type RuleDeps } from './app.js';
@@ -103,12 +103,7 @@ async function renderOnce(
   env: NodeJS.ProcessEnv,
 ): Promise<number> {
   try {
-    await renderFile({
-      input: render.input,
-      output: render.output,
-      env: withOrdinal(env, render.ordinalFrom),
-      timeoutMs: RULES_READ_TIMEOUT_MS,
-    });
+    await renderFile(renderOptions(render, env));
   } catch (err) {
     log.error({ err: errorFields(err) }, 'rendering failed');
     return 1;

@@ -14,7 +14,7 @@ import type { Action } from './action.js';
 import { createExecAction } from './exec.js';
 import { createExitAction } from './exit.js';
 import { createHttpAction } from './http.js';
-import { createRenderAction } from './render.js';
+import { createRenderAction, type RenderOptions } from './render.js';
 import { createRestartAction } from './restart.js';
 import { createSignalAction } from './signal.js';
 import { createVerifyUrlAction } from './verify-url.js';
@@ -60,15 +60,7 @@ export function createActions(config: Config, deps: ActionDeps): BuiltActions {
   const actions: Action[] = [];
   // Rendered first: what the application is told to read must be there.
   if (config.render) {
-    const { input, output, ordinalFrom } = config.render;
-    actions.push(
-      createRenderAction({
-        input,
-        output,
-        env: withOrdinal(deps.env, ordinalFrom),
-        timeoutMs: RENDER_READ_TIMEOUT_MS,
-      }),
-    );
+    actions.push(createRenderAction(renderOptions(config.render, deps.env)));
   }
   if (p.exec)
     actions.push(createExecAction({ ...p.exec, env: deps.env, clock: deps.clock, log: deps.log }));
@@ -129,6 +121,22 @@ export function createActions(config: Config, deps: ActionDeps): BuiltActions {
     actions.push(exit);
   }
   return { actions, exitRequested };
+}
+
+/**
+ * How --config-file is rendered into --config-envsubst-file: by the render action before each
+ * delivery, and once by --watch-interval=0 (main.ts).
+ */
+export function renderOptions(
+  render: NonNullable<Config['render']>,
+  env: NodeJS.ProcessEnv,
+): RenderOptions {
+  return {
+    input: render.input,
+    output: render.output,
+    env: withOrdinal(env, render.ordinalFrom),
+    timeoutMs: RENDER_READ_TIMEOUT_MS,
+  };
 }
 
 /**

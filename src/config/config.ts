@@ -5,6 +5,7 @@ import { LOG_LEVELS, type LogLevel } from '../lib/log.js';
 import path from 'node:path';
 import type { RawOptions } from './options.js';
 import { DEFAULTS } from './defaults.js';
+import { parseDuration } from '../lib/duration.js';
 import { resolveProcessConfig, type ProcessConfig } from './process.js';
 import { resolveSafetyConfig, type SafetyConfig } from './checks.js';
 import { httpUrl } from './url.js';
@@ -278,10 +279,8 @@ export function resolveConfig(
     }),
     reloadOnStart: raw['reload-on-start'] ?? false,
     dryRun,
-    once:
-      render !== undefined &&
-      raw['watch-interval'] !== undefined &&
-      raw['resync-interval'] === undefined,
+    // prometheus-config-reloader's --watch-interval=0 (compat.ts requires the rendering for it).
+    once: raw['watch-interval'] !== undefined && parseDuration(raw['watch-interval']) === 0,
     process: processConfig,
     safety: resolveSafetyConfig(raw, processConfig, cwd),
     ...server,

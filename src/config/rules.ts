@@ -114,10 +114,8 @@ export function checkRulesFlags(raw: RawOptions): void {
 
 /** The flags a rule of the file is resolved over. */
 function processOptions(raw: RawOptions): RawOptions {
-  const base: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(raw)) {
-    if (key !== 'config' && value !== undefined) base[key] = value;
-  }
+  const base = { ...raw };
+  delete base.config;
   return base;
 }
 
