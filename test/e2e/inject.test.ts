@@ -2,40 +2,18 @@
 // or as files, the injected manifests on stdout (valid under the Kubernetes schemas, and the same
 // when injected again), exit 1 with nothing written on a refusal, exit 2 on a usage error.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { K8sObject } from '../harness/examples.js';
-import { MAIN } from '../harness/hotreload-process.js';
+import { runHotreload } from '../harness/hotreload-process.js';
 import { FIXTURES_DIR, containerOf, fixture, objectsOf } from '../harness/inject.js';
 import { schemaErrors } from '../harness/k8s-schema.js';
 
 const BOUND = { timeout: 20_000 };
 
 /** Runs `hotreload inject ARGS` with `stdin`, within 10 s. */
-function inject(
-  args: string[],
-  stdin = '',
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [MAIN, 'inject', ...args], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH ?? '' },
-    });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-    proc.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`hotreload inject ${args.join(' ')} did not exit within 10 s`));
-    }, 10_000);
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    proc.stdin.end(stdin);
-  });
+function inject(args: string[], stdin = ''): ReturnType<typeof runHotreload> {
+  return runHotreload(['inject', ...args], {}, 10_000, stdin);
 }
 
 const FIXTURES = [

@@ -182,17 +182,20 @@ function tail(logs: LogRecord[]): string {
   );
 }
 
-/** Runs the CLI to completion (usage errors, --help, --version). */
+/** Runs the CLI to completion (usage errors, --help, --version, subcommands), `stdin` given. */
 export function runHotreload(
   args: readonly string[],
   env: Record<string, string> = {},
   timeoutMs = 10_000,
+  stdin?: string,
 ): Promise<Exit & { stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [MAIN, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
       env: { PATH: process.env.PATH ?? '', ...env },
     });
+    // No input: an empty stdin, ended at once.
+    proc.stdin.end(stdin ?? '');
     let stdout = '';
     let stderr = '';
     proc.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
