@@ -38,7 +38,6 @@ export async function startApp(deps: AppDeps, stop?: AbortSignal): Promise<App> 
   const labelled = deps.rulesFile !== undefined;
   const rules = new RuleSet({
     env: deps,
-    labelled,
     stopTimeoutMs: settings.shutdownTimeoutMs,
   });
   await rules.start(deps.rules, stop);

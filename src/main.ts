@@ -227,6 +227,7 @@ async function run(
         name: rule.name,
         source: rule.source,
         config,
+        log: ruleLog,
         actions: config.dryRun ? dryRunActions(actions, ruleLog) : actions,
         validators: createValidators(config.safety, { env, clock: realClock, log: ruleLog }),
         store: await stateStore(config, ruleLog),

@@ -29,8 +29,6 @@ export interface RulesFileSource {
 
 export interface RuleSetOptions {
   readonly env: RuleEnv;
-  /** With --config, each rule's log lines carry its name. */
-  readonly labelled: boolean;
   /** How long a stopped rule's in-flight reload may take (--shutdown-timeout). */
   readonly stopTimeoutMs: number;
 }
@@ -105,10 +103,8 @@ export class RuleSet {
     await Promise.all(this.rules.map((r) => r.stop(timeoutMs)));
   }
 
-  private async startOne(deps: RuleDeps, stop?: AbortSignal): Promise<RunningRule> {
-    const { env, labelled } = this.opts;
-    const log = labelled ? env.log.child({ rule: deps.name }) : env.log;
-    return startRule(deps, { ...env, log }, stop);
+  private startOne(deps: RuleDeps, stop?: AbortSignal): Promise<RunningRule> {
+    return startRule(deps, this.opts.env, stop);
   }
 
   private async reload(source: RulesFileSource): Promise<void> {

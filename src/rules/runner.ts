@@ -32,6 +32,8 @@ export interface RuleDeps {
   /** The rule as written in the rules file ('' for the flags): unchanged, it keeps running. */
   readonly source?: string;
   readonly config: Config;
+  /** The rule's log (with --config, its lines carry the rule's name); the shared one if absent. */
+  readonly log?: Logger;
   readonly actions: readonly Action[];
   readonly validators?: readonly Validator[];
   readonly store?: AppliedStore;
@@ -91,7 +93,8 @@ export async function startRule(
   stop?: AbortSignal,
 ): Promise<RunningRule> {
   const { config } = deps;
-  const { clock, log } = env;
+  const { clock } = env;
+  const log = deps.log ?? env.log;
   // What happens is told to one observer: the metrics and the log implement it.
   const observer = observers(metricsObserver(env.metrics, clock, deps.name), logObserver(log));
   const fingerprinter = new Fingerprinter(
