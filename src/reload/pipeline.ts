@@ -529,6 +529,8 @@ export class Pipeline {
     base: Omit<ReloadContext, 'changed' | 'attempt'>,
   ): Promise<'refused' | { error: unknown } | undefined> {
     const validators = this.deps.validators ?? [];
+    // snapshot.files merges every watch path's files: not built when nothing reads it.
+    if (validators.length === 0) return undefined;
     const files = [...new Set(contexts.flatMap((c) => c.changed))]
       .filter((p) => snapshot.files.has(p))
       .sort();

@@ -73,14 +73,16 @@ function appliedSaved(store: { saved: StoredDeliveries[] }): (string | undefined
   return store.saved.map((s) => s.fingerprint).filter((fp, i, all) => i === 0 || all[i - 1] !== fp);
 }
 
-function setup(opts: { validators?: Validator[]; store?: AppliedStore } = {}) {
+function setup(
+  opts: { validators?: Validator[]; store?: AppliedStore; snapshot?: typeof snap } = {},
+) {
   const clock = new FakeClock();
   const sink = logSink();
   const metrics = createMetrics('test', { processMetrics: false });
   const action = recordingAction();
   let content = 'v1';
   const pipeline = new Pipeline({
-    takeSnapshot: () => Promise.resolve(snap(content)),
+    takeSnapshot: () => Promise.resolve((opts.snapshot ?? snap)(content)),
     validators: opts.validators ?? [],
     actions: [action],
     store: opts.store,
@@ -169,6 +171,30 @@ describe('validation before reloading', () => {
     assert.equal(t.pipeline.status().lastReload?.error?.code, 'E_VALIDATE_TIMEOUT');
     await t.clock.tick(500);
     assert.equal(t.action.calls.length, 1);
+  });
+});
+
+describe('without validators', () => {
+  it("never merges the watch paths' files: a change costs what its volume does, not all of them", async () => {
+    let merged = 0;
+    const counting = (content: string): Snapshot => {
+      const s = snap(content);
+      // One watch path, compared part by part as takeSnapshot's snapshots are.
+      const part = { kind: 'volume', files: s.files, problems: [], written: 0, hash: s.hash };
+      const parts = new Map([['/cfg', part as const]]);
+      return Object.defineProperty({ ...s, parts }, 'files', {
+        get: () => {
+          merged++;
+          return s.files;
+        },
+      });
+    };
+    const t = setup({ snapshot: counting });
+    await t.pipeline.init(false);
+    const atStart = merged;
+    for (const c of ['v2', 'v3', 'v4']) await t.change(c);
+    assert.equal(t.action.calls.length, 3);
+    assert.equal(merged - atStart, 0, 'Snapshot.files read after start');
   });
 });
 
