@@ -1,5 +1,5 @@
-# hotreload: build with the lockfile, then ship the bundle (dist/main.js: hotreload and the parts
-# of its dependencies it uses, see scripts/build.ts) on the current Node LTS, as an unprivileged
+# hotreload: build with the lockfile, then ship the bundle (dist/main.js and the modules it loads:
+# hotreload and the parts of its dependencies it uses, see scripts/build.ts) on the current Node LTS, as an unprivileged
 # user. No node_modules and no package manager in the image: the runtime stage is Debian slim
 # with Node's binary alone (no npm, npx, yarn, yarnpkg or corepack, which the node image carries).
 # CI (.ci/run) repeats these steps outside Docker.

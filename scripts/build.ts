@@ -1,14 +1,18 @@
-// Builds the shipped artifact: dist/main.js, one bundled and minified file holding hotreload and
-// the parts of its dependencies it uses, and dist/THIRD-PARTY-LICENSES.txt for what it bundles.
-// The image then needs Node.js, those files and package.json (for the version): no node_modules.
+// Builds the shipped artifact: dist/main.js and the modules it loads (dist/*.js), bundled and
+// minified from hotreload and the parts of its dependencies it uses, and
+// dist/THIRD-PARTY-LICENSES.txt for what they bundle. The image then needs Node.js, those files and
+// package.json (for the version): no node_modules.
 // dist/main.js is executable, and its first line starts Node.js with NODE_FLAGS: the image's
 // entrypoint runs the file itself, and so does `npm run bench`. Type checking is tsc's job
 // (`npm run build` runs `tsc --noEmit` first); this only bundles.
 // Run with `node --import tsx scripts/build.ts`.
 //
-// Why a bundle: a sidecar's memory is charged to every pod that carries it. One file spares the
+// Why a bundle: a sidecar's memory is charged to every pod that carries it. Few files spare the
 // module loader's per-file work (resolution, package.json lookups, a compiled wrapper per module),
-// and tree shaking leaves out what no code path reaches. `npm run bench` measures the result.
+// and tree shaking leaves out what no code path reaches. What only some runs need (the YAML parser
+// of --config, `hotreload inject`, `hotreload probe`, the syntax checks of --validate) is split
+// into modules of its own, loaded by import() when used: the others never read, parse or hold it
+// (`npm run bench`: 0.5 MiB less private memory). `npm run bench` measures the result.
 import { build, type Metafile, type Plugin } from 'esbuild';
 import { chmod, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { createRequire, isBuiltin } from 'node:module';
@@ -17,6 +21,8 @@ import path from 'node:path';
 const OUT_DIR = 'dist';
 const nodeRequire = createRequire(import.meta.url);
 const MAIN_FILE = `${OUT_DIR}/main.js`;
+/** The program's own module, next to MAIN_FILE (which loads it). */
+const APP = 'hotreload';
 const LICENSES_FILE = `${OUT_DIR}/THIRD-PARTY-LICENSES.txt`;
 
 /**
@@ -56,8 +62,13 @@ const DEFERRED = ['string-width'];
 
 await rm(OUT_DIR, { recursive: true, force: true });
 const result = await build({
-  entryPoints: ['src/main.ts'],
-  outfile: MAIN_FILE,
+  // The program; dist/main.js (written below) starts it.
+  entryPoints: { [APP]: 'src/main.ts' },
+  outdir: OUT_DIR,
+  // Modules reached only through import() become files of their own (dist/NAME-HASH.js), as does
+  // code they share with the program, so an error class is one class whichever module throws it.
+  splitting: true,
+  chunkNames: '[name]-[hash]',
   bundle: true,
   platform: 'node',
   // The oldest Node.js that package.json's "engines" allows.
@@ -67,11 +78,9 @@ const result = await build({
   // bundler cannot follow.
   mainFields: ['module', 'main'],
   // Bundled CommonJS dependencies call require() for Node's built-in modules; an ES module has
-  // no require of its own, so the bundle makes one.
-  // The SIGUSR1 handler comes first of all (see NODE_FLAGS); main.ts adds its own later.
+  // no require of its own, so each output file makes one.
   banner: {
     js: [
-      reexecBanner(NODE_FLAGS, RUNTIME_ENV),
       "import { createRequire as __hotreloadCreateRequire } from 'node:module';",
       'const require = __hotreloadCreateRequire(import.meta.url);',
     ].join('\n'),
@@ -81,14 +90,38 @@ const result = await build({
   keepNames: true,
   // Licence texts go to LICENSES_FILE instead, whole.
   legalComments: 'none',
-  plugins: [builtinsThroughRequire(), deferDefaultExports(DEFERRED), pinoWithoutWorkers()],
+  plugins: [
+    builtinsThroughRequire(),
+    deferDefaultExports(DEFERRED),
+    pinoWithoutWorkers(),
+    promClientWithoutExemplars(),
+  ],
   logLevel: 'warning',
   metafile: true,
 });
+// The entry point: the SIGUSR1 handler and the re-execution with NODE_FLAGS come first of all,
+// before any module of the program is loaded (an ES module's static imports run before its body).
+await writeFile(
+  MAIN_FILE,
+  `${reexecBanner(NODE_FLAGS, RUNTIME_ENV)}\nawait import('./${APP}.js');\n`,
+);
 await setCommandLine(MAIN_FILE, NODE_FLAGS, RUNTIME_ENV);
+await notExecutable(`${OUT_DIR}/${APP}.js`);
 const packages = await writeLicenses(result.metafile);
-const bytes = Object.values(result.metafile.outputs).reduce((sum, o) => sum + o.bytes, 0);
-console.log(`built ${MAIN_FILE} (${(bytes / 1024).toFixed(0)} KiB, ${packages} packages bundled)`);
+const outputs = Object.entries(result.metafile.outputs);
+const bytes = outputs.reduce((sum, [, o]) => sum + o.bytes, 0);
+const startup = outputs
+  .filter(([file]) => file === `${OUT_DIR}/${APP}.js` || staticallyImported(file))
+  .reduce((sum, [, o]) => sum + o.bytes, 0);
+console.log(
+  `built ${MAIN_FILE} and ${outputs.length} modules (${(bytes / 1024).toFixed(0)} KiB, ${(startup / 1024).toFixed(0)} KiB loaded at start, ${packages} packages bundled)`,
+);
+
+/** Whether the program's module imports `file` statically (it is loaded at every start). */
+function staticallyImported(file: string): boolean {
+  const app = result.metafile.outputs[`${OUT_DIR}/${APP}.js`];
+  return app?.imports.some((i) => i.path === file && i.kind === 'import-statement') ?? false;
+}
 
 /**
  * The bundle's first statements: a SIGUSR1 handler (see NODE_FLAGS), then, when Node runs with
@@ -147,6 +180,16 @@ async function setCommandLine(
     `#!/usr/bin/env -S ${[...assignments, 'node', ...flags].join(' ')}\n${body}`,
   );
   await chmod(file, 0o755);
+}
+
+/**
+ * The program's module is started by MAIN_FILE only: esbuild keeps the entry's
+ * `#!/usr/bin/env node` and its executable bit, which would start it without NODE_FLAGS.
+ */
+async function notExecutable(file: string): Promise<void> {
+  const code = await readFile(file, 'utf8');
+  if (code.startsWith('#!')) await writeFile(file, code.slice(code.indexOf('\n') + 1));
+  await chmod(file, 0o644);
 }
 
 /**
@@ -221,6 +264,32 @@ function pinoWithoutWorkers(): Plugin {
 }
 
 /**
+ * prom-client without OpenTelemetry: its process CPU counters read the active span only when
+ * exemplars are enabled, which hotreload never does (metrics/hotreload.ts), yet load all of
+ * @opentelemetry/api (21 KiB, a tenth of what start-up compiles besides yargs) to do it. Here it
+ * is a stand-in that throws if read, so enabling exemplars one day fails loudly, not silently.
+ */
+function promClientWithoutExemplars(): Plugin {
+  return {
+    name: 'prom-client-without-exemplars',
+    setup(b) {
+      b.onResolve({ filter: /^@opentelemetry\/api$/ }, (args) =>
+        /[\\/]prom-client[\\/]/.test(args.importer)
+          ? { path: 'opentelemetry-api', namespace: 'no-opentelemetry' }
+          : undefined,
+      );
+      b.onLoad({ filter: /.*/, namespace: 'no-opentelemetry' }, () => ({
+        contents: [
+          "const off = () => { throw new Error('prom-client exemplars are not part of hotreload'); };",
+          'module.exports = { get trace() { return off(); }, get context() { return off(); } };',
+        ].join('\n'),
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+/**
  * Replaces each import of the named packages with a stand-in whose default export loads the
  * real module, the copy that importer would have got, on first call. A bundled require() of an
  * ES module is initialised lazily, which is what defers the real module's top-level code.
@@ -282,7 +351,7 @@ async function writeLicenses(metafile: Metafile): Promise<number> {
     const text = (await readFile(path.join(root, file), 'utf8')).trim();
     sections.push(`${pkg.name}@${pkg.version} (${pkg.license ?? 'see below'})\n\n${text}\n`);
   }
-  const header = 'Third-party software bundled in dist/main.js, with its licence.\n';
+  const header = `Third-party software bundled in ${OUT_DIR}/, with its licence.\n`;
   await writeFile(LICENSES_FILE, [header, ...sections].join(`\n${'-'.repeat(78)}\n\n`));
   return roots.size;
 }

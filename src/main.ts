@@ -18,9 +18,9 @@ import type { Config } from './config/config.js';
 import {
   checkRulesFlags,
   MAX_RULES_FILE_BYTES,
-  parseRules,
   resolveSetup,
   type Rule,
+  type RulesText,
   type Setup,
 } from './config/rules.js';
 import { readSmallFile } from './lib/small-file.js';
@@ -62,7 +62,10 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
       parsed.command,
       parsed.options.config === undefined
         ? undefined
-        : await readRulesFile(path.resolve(parsed.options.config)),
+        : {
+            text: await readRulesFile(path.resolve(parsed.options.config)),
+            parse: await rulesParser(),
+          },
     );
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
@@ -114,6 +117,11 @@ async function renderOnce(
 
 /** How long reading the rules file may take. */
 const RULES_READ_TIMEOUT_MS = 10_000;
+
+/** The rules file's parser, with the YAML parser it needs: loaded only when there is a rules file. */
+async function rulesParser(): Promise<RulesText['parse']> {
+  return (await import('./config/rules-file.js')).parseRules;
+}
 
 /** The rules file's text; one that cannot be read is a ConfigError naming it. */
 async function readRulesFile(file: string): Promise<string> {
@@ -250,7 +258,8 @@ async function run(
           text: rulesFile.text,
           async load() {
             const text = await readRulesFile(rulesFile.path);
-            return { text, rules: parseRules(text, rulesFile.path, rulesFile.base, child.command) };
+            const parse = await rulesParser();
+            return { text, rules: parse(text, rulesFile.path, rulesFile.base, child.command) };
           },
           build,
         },

@@ -12,6 +12,7 @@ import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import type { IProbe } from 'kubernetes-models/v1/Probe';
 import { parse } from '../../src/config/cli.js';
 import { resolveConfig, type Config } from '../../src/config/config.js';
+import { parseRules } from '../../src/config/rules-file.js';
 import { resolveSetup } from '../../src/config/rules.js';
 import { VERSION } from '../../src/lib/version.js';
 import type { LogRecord } from '../doubles/log-sink.js';
@@ -73,7 +74,8 @@ function configsOf(c: IContainer, m: Manifest): Config[] {
   if (parsed.kind === 'exit') throw new Error(`exit ${parsed.code}: ${parsed.output}`);
   const file = parsed.options.config;
   const text = file === undefined ? undefined : rulesText(c, m, file);
-  return resolveSetup(parsed.options, '/', parsed.command, text).rules.map((r) => r.config);
+  const rules = text === undefined ? undefined : { text, parse: parseRules };
+  return resolveSetup(parsed.options, '/', parsed.command, rules).rules.map((r) => r.config);
 }
 
 /** The rules file `file` as the container sees it: a key of a ConfigMap of the example. */

@@ -1,6 +1,6 @@
 // What `npm publish` sends: `npm pack --dry-run --json` lists the tarball, and it must be exactly
 // what a user of the package needs, nothing else. The bundle (dist/main.js, the `hotreload` bin,
-// executable) and the licences of what it bundles (dist/THIRD-PARTY-LICENSES.txt: their licences
+// executable, and the modules it loads: every other dist/*.js the build wrote) and the licences of what it bundles (dist/THIRD-PARTY-LICENSES.txt: their licences
 // ask for it wherever the code goes); package.json (the bin, engines, "type": "module", and the
 // version hotreload reports); README.md, LICENSE and CHANGELOG.md (what it is, its terms, and the
 // upgrade notes). No sources, tests, scripts, CI, docs, examples or Dockerfile: the bundle needs
@@ -8,7 +8,7 @@
 // builds first).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
@@ -21,14 +21,13 @@ const pkg = JSON.parse(readFileSync(`${ROOT}/package.json`, 'utf8')) as {
   files: string[];
 };
 
-const TARBALL = [
-  'CHANGELOG.md',
-  'LICENSE',
-  'README.md',
-  'dist/THIRD-PARTY-LICENSES.txt',
-  'dist/main.js',
-  'package.json',
-];
+/** What the build wrote: dist/main.js, the modules it loads, the licences. */
+function distFiles(): string[] {
+  return readdirSync(`${ROOT}/dist`).map((f) => `dist/${f}`);
+}
+
+const TARBALL = () =>
+  ['CHANGELOG.md', 'LICENSE', 'README.md', 'package.json', ...distFiles()].sort();
 
 interface Packed {
   readonly name: string;
@@ -52,7 +51,8 @@ describe('npm pack', () => {
 
   it('holds exactly the bundle, its licences, package.json, README, LICENSE and CHANGELOG', () => {
     assert.ok(packed, 'dist/main.js is missing: run `npm run build` first');
-    assert.deepEqual(packed.files.map((f) => f.path).sort(), TARBALL);
+    assert.deepEqual(packed.files.map((f) => f.path).sort(), TARBALL());
+    assert.ok(distFiles().includes('dist/THIRD-PARTY-LICENSES.txt'));
   });
 
   it('ships the bin executable, for the Node.js versions the bundle is built for', () => {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parse } from '../../../src/config/cli.js';
 import { PROCESS_OPTIONS, type RawOptions } from '../../../src/config/options.js';
-import { parseRules, resolveSetup, RulesFileError } from '../../../src/config/rules.js';
+import { parseRules } from '../../../src/config/rules-file.js';
+import { resolveSetup, RulesFileError } from '../../../src/config/rules.js';
 import { ConfigError } from '../../../src/lib/errors.js';
 
 const FILE = '/etc/hotreload/rules.yaml';
@@ -12,7 +13,7 @@ function rules(text: string, argv: readonly string[] = []) {
   const parsed = parse(['--config', FILE, ...argv], {}, 'test');
   assert.equal(parsed.kind, 'run');
   if (parsed.kind !== 'run') throw new Error('unreachable');
-  return resolveSetup(parsed.options, '/', parsed.command, text);
+  return resolveSetup(parsed.options, '/', parsed.command, { text, parse: parseRules });
 }
 
 /** The message of the RulesFileError `text` raises. */
@@ -204,7 +205,7 @@ describe('the flags beside --config', () => {
     const parsed = parse(['--config', FILE, '--signal', 'HUP'], {}, 'test');
     if (parsed.kind !== 'run') throw new Error('unreachable');
     assert.throws(
-      () => resolveSetup(parsed.options, '/', [], 'rules: []'),
+      () => resolveSetup(parsed.options, '/', [], { text: 'rules: []', parse: parseRules }),
       (err: ConfigError) =>
         err.flag === 'signal' &&
         /set signal in a rule of \/etc\/hotreload\/rules.yaml/.test(err.message),

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { AppliedStore, StoredDeliveries } from '../../../src/reload/applied-store.js';
 import { ReloadError } from '../../../src/lib/errors.js';
-import type { Snapshot } from '../../../src/volume/fingerprint.js';
+import type { Part, Snapshot } from '../../../src/volume/fingerprint.js';
 import { createMetrics } from '../../../src/metrics/hotreload.js';
 import { reloadObserver } from '../../doubles/observer.js';
 import { Pipeline } from '../../../src/reload/pipeline.js';
@@ -180,8 +180,8 @@ describe('without validators', () => {
     const counting = (content: string): Snapshot => {
       const s = snap(content);
       // One watch path, compared part by part as takeSnapshot's snapshots are.
-      const part = { kind: 'volume', files: s.files, problems: [], written: 0, hash: s.hash };
-      const parts = new Map([['/cfg', part as const]]);
+      const part: Part = { kind: 'volume', files: s.files, problems: [], written: 0, hash: s.hash };
+      const parts = new Map([['/cfg', part]]);
       return Object.defineProperty({ ...s, parts }, 'files', {
         get: () => {
           merged++;
