@@ -23,6 +23,8 @@ const nodeRequire = createRequire(import.meta.url);
 const MAIN_FILE = `${OUT_DIR}/main.js`;
 /** The program's own module, next to MAIN_FILE (which loads it). */
 const APP = 'hotreload';
+/** `hotreload probe` alone: an exec probe loads a few KiB instead of the program. */
+const PROBE = 'probe';
 const LICENSES_FILE = `${OUT_DIR}/THIRD-PARTY-LICENSES.txt`;
 
 /**
@@ -62,8 +64,8 @@ const DEFERRED = ['string-width'];
 
 await rm(OUT_DIR, { recursive: true, force: true });
 const result = await build({
-  // The program; dist/main.js (written below) starts it.
-  entryPoints: { [APP]: 'src/main.ts' },
+  // The program, and `hotreload probe` on its own; dist/main.js (written below) starts one.
+  entryPoints: { [APP]: 'src/main.ts', [PROBE]: 'src/probe/main.ts' },
   outdir: OUT_DIR,
   // Modules reached only through import() become files of their own (dist/NAME-HASH.js), as does
   // code they share with the program, so an error class is one class whichever module throws it.
@@ -103,7 +105,11 @@ const result = await build({
 // before any module of the program is loaded (an ES module's static imports run before its body).
 await writeFile(
   MAIN_FILE,
-  `${reexecBanner(NODE_FLAGS, RUNTIME_ENV)}\nawait import('./${APP}.js');\n`,
+  [
+    reexecBanner(NODE_FLAGS, RUNTIME_ENV),
+    `await import(process.argv[2] === '${PROBE}' ? './${PROBE}.js' : './${APP}.js');`,
+    '',
+  ].join('\n'),
 );
 await setCommandLine(MAIN_FILE, NODE_FLAGS, RUNTIME_ENV);
 await notExecutable(`${OUT_DIR}/${APP}.js`);
