@@ -457,18 +457,24 @@ async function firstSection(): Promise<Row[]> {
 interface Idle {
   readonly hotreload: number;
   readonly floor: number;
+  /** hotreload with --resync-interval 0: what is left without the periodic resync. */
+  readonly noResync: number;
 }
 
-/** Context switches per minute of each subject over IDLE_MS, after IDLE_SETTLE_MS of quiet. */
-async function idleWakeups(h: Subject, f: Subject): Promise<Idle> {
+/**
+ * Context switches per minute of each subject over IDLE_MS, after IDLE_SETTLE_MS of quiet. The
+ * floor program has no periodic resync, hotreload one a minute by default (`r`: a hotreload
+ * without it, idle over the same window).
+ */
+async function idleWakeups(h: Subject, f: Subject, r: Subject): Promise<Idle> {
   await delay(IDLE_SETTLE_MS);
-  const before = [contextSwitches(h.pid), contextSwitches(f.pid)];
+  const subjects = [h, f, r];
+  const before = subjects.map((s) => contextSwitches(s.pid));
   await delay(IDLE_MS);
-  const perMinute = (now: number, then: number) => ((now - then) * 60_000) / IDLE_MS;
-  return {
-    hotreload: perMinute(contextSwitches(h.pid), before[0]!),
-    floor: perMinute(contextSwitches(f.pid), before[1]!),
-  };
+  const [hotreload, floor, noResync] = subjects.map(
+    (s, i) => ((contextSwitches(s.pid) - before[i]!) * 60_000) / IDLE_MS,
+  );
+  return { hotreload: hotreload!, floor: floor!, noResync: noResync! };
 }
 
 function memoryRows(label: string, h: Memory, f: Memory, judged: boolean): Row[] {
@@ -490,13 +496,17 @@ async function steadySection(): Promise<{ rows: Row[]; floor: Subject }> {
     '0',
   ]);
   const flo = await floor('steady-floor', await volumeOf('steady-f', 3));
+  const quiet = await hotreload('idle-no-resync', await volumeOf('idle-r', 3), [
+    '--resync-interval',
+    '0',
+  ]);
   await delay(SETTLE_MS);
   const atStart = [memory(hot.pid), memory(flo.pid)] as const;
   console.log(`  ${STEADY_SWAPS} swaps each...`);
   const [h, f] = await swapRun([hot, flo], STEADY_SWAPS, STEADY_GAP_MS, 'steady');
   const after = [memory(hot.pid), memory(flo.pid)] as const;
   console.log(`  ${IDLE_MS / 1000} s idle...`);
-  const idle = await idleWakeups(hot, flo);
+  const idle = await idleWakeups(hot, flo, quiet);
   const label = `${STEADY_SWAPS} swaps, --debounce 0`;
   const pct = (p: number) =>
     row(
@@ -522,8 +532,15 @@ async function steadySection(): Promise<{ rows: Row[]; floor: Subject }> {
       digits: 0,
       maxRatio: TARGET.wakeups,
     }),
+    row(
+      'idle wake-ups per minute, hotreload --resync-interval 0 (no periodic resync; started, not reloaded)',
+      idle.noResync,
+      idle.floor,
+      { digits: 0 },
+    ),
   ];
   await hot.stop();
+  await quiet.stop();
   return { rows, floor: flo };
 }
 
