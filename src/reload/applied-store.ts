@@ -11,6 +11,8 @@ import { OLDER_FORMAT, readState, writeState } from './state-file.js';
 export interface StoredDeliveries {
   readonly fingerprint: string | undefined;
   readonly targets: Readonly<Record<string, string | null>> | undefined;
+  /** The fingerprints are of the former kind (see StoredState.formerHashes). */
+  readonly formerHashes?: true;
 }
 
 export interface AppliedStore {
@@ -37,8 +39,11 @@ export function fileStore(file: string, clock: Clock, log: Logger): AppliedStore
     async load() {
       try {
         const state = await readState(file);
-        if (state) written = JSON.stringify([state.fingerprint, state.targets]);
-        return state && { fingerprint: state.fingerprint, targets: state.targets };
+        if (!state) return undefined;
+        // A file of the former format is written again at the first save, even of the same state.
+        if (!state.formerHashes) written = JSON.stringify([state.fingerprint, state.targets]);
+        const { fingerprint, targets, formerHashes } = state;
+        return formerHashes ? { fingerprint, targets, formerHashes } : { fingerprint, targets };
       } catch (err) {
         if (codeOf(err) === OLDER_FORMAT) {
           log.info(

@@ -257,7 +257,7 @@ export class Pipeline {
     const snapshot = await this.firstSnapshot(stop);
     this.noteProblems(snapshot);
     this.current = snapshot;
-    const stored = await this.store.load();
+    const stored = withHashesOfNow(await this.store.load(), snapshot);
     const writtenAt = latestWrite(snapshot);
     const duringPod = this.needsPodFact(stored, reloadOnStart)
       ? await (this.deps.changedDuringPod?.(snapshot) ?? Promise.resolve(false))
@@ -829,6 +829,28 @@ function storedFor(stored: StoredDeliveries | undefined, id: string): string | n
   if (stored.targets && id in stored.targets) return stored.targets[id];
   // A state file of hotreload 0.1 holds one fingerprint for every target.
   return stored.targets ? undefined : stored.fingerprint;
+}
+
+/**
+ * A stored state with fingerprints of the former kind (--state-file of format 3) in those of now:
+ * the content now, when a fingerprint names it, is named by its hash of now. A fingerprint of
+ * other content stays as it is: it differs from the content now, as it did then.
+ */
+function withHashesOfNow(
+  stored: StoredDeliveries | undefined,
+  now: Snapshot,
+): StoredDeliveries | undefined {
+  if (!stored?.formerHashes) return stored;
+  const former = now.formerHash?.();
+  const renamed = (h: string) => (h === former ? now.hash : h);
+  return {
+    fingerprint: stored.fingerprint && renamed(stored.fingerprint),
+    targets:
+      stored.targets &&
+      Object.fromEntries(
+        Object.entries(stored.targets).map(([id, h]) => [id, h === null ? null : renamed(h)]),
+      ),
+  };
 }
 
 /**

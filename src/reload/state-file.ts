@@ -16,9 +16,19 @@ export interface StoredState {
   readonly targets: Readonly<Record<string, string | null>> | undefined;
   /** Unix milliseconds of the write. */
   readonly savedAt: number;
+  /**
+   * Read from a file of format 3: its fingerprints hash a plain directory's files in path order
+   * (Snapshot.formerHash), a volume's as now.
+   */
+  readonly formerHashes?: true;
 }
 
-const FORMAT = 3;
+/**
+ * 4: a plain directory's part is hashed as a set of files (fingerprint.ts, setHash). 3 holds the
+ * same fingerprints but for plain directories, whose files were hashed in path order.
+ */
+const FORMAT = 4;
+const FORMER_FORMAT = 3;
 /** The code readState throws for a state file of an older format. */
 export const OLDER_FORMAT = 'E_STATE_FORMAT' satisfies ErrorCode;
 /** A state file is a few hundred bytes; anything much larger is not one. */
@@ -48,14 +58,15 @@ export async function readState(file: string): Promise<StoredState | undefined> 
     );
   }
   if (
-    data.format !== FORMAT ||
+    (data.format !== FORMAT && data.format !== FORMER_FORMAT) ||
     (data.fingerprint !== undefined && typeof data.fingerprint !== 'string') ||
     typeof data.savedAt !== 'number' ||
     !isTargets(data.targets)
   ) {
     throw new Error(`not a hotreload state file (format ${String(data.format)})`);
   }
-  return { fingerprint: data.fingerprint, targets: data.targets, savedAt: data.savedAt };
+  const state = { fingerprint: data.fingerprint, targets: data.targets, savedAt: data.savedAt };
+  return data.format === FORMER_FORMAT ? { ...state, formerHashes: true } : state;
 }
 
 function isTargets(value: unknown): value is Record<string, string | null> {
@@ -65,5 +76,7 @@ function isTargets(value: unknown): value is Record<string, string | null> {
 
 /** Replaces the stored state atomically. */
 export async function writeState(file: string, state: StoredState): Promise<void> {
-  await writeFileAtomically(file, JSON.stringify({ format: FORMAT, ...state }) + '\n');
+  const { fingerprint, targets, savedAt } = state;
+  const text = JSON.stringify({ format: FORMAT, fingerprint, targets, savedAt });
+  await writeFileAtomically(file, text + '\n');
 }

@@ -2,10 +2,17 @@
 // applied fingerprint stored across restarts (--state-file), with a fake clock and doubles.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { describe, it } from 'node:test';
-import type { AppliedStore, StoredDeliveries } from '../../../src/reload/applied-store.js';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import {
+  fileStore,
+  type AppliedStore,
+  type StoredDeliveries,
+} from '../../../src/reload/applied-store.js';
 import { ReloadError } from '../../../src/lib/errors.js';
-import type { Part, Snapshot } from '../../../src/volume/fingerprint.js';
+import { takeSnapshot, type Part, type Snapshot } from '../../../src/volume/fingerprint.js';
+import { AtomicWriter, cleanupTempDirs, makeTempDir } from '../../harness/atomic-writer.js';
 import { createMetrics } from '../../../src/metrics/hotreload.js';
 import { reloadObserver } from '../../doubles/observer.js';
 import { Pipeline } from '../../../src/reload/pipeline.js';
@@ -13,6 +20,8 @@ import { ValidationError, type Validator } from '../../../src/validate/validator
 import { FakeClock } from '../../doubles/fake-clock.js';
 import { logSink } from '../../doubles/log-sink.js';
 import { recordingAction } from '../../doubles/recording-action.js';
+
+after(cleanupTempDirs);
 
 function snap(content: string): Snapshot {
   const hash = createHash('sha256').update(content).digest('hex');
@@ -275,5 +284,66 @@ describe('the applied fingerprint across restarts (--state-file)', () => {
     );
     await restarted.pipeline.run();
     assert.equal(restarted.action.calls.length, 1);
+  });
+});
+
+describe('a --state-file of format 3 (plain directories hashed in path order)', () => {
+  const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+  /** The fingerprint format 3 gave a snapshot: records in path order, per watch path. */
+  function format3Hash(s: Snapshot): string {
+    const parts = [...s.parts!].sort(([a], [b]) => (a < b ? -1 : 1));
+    return sha256(
+      parts
+        .map(([p, part]) => {
+          const files = [...part.files].sort(([a], [b]) => (a < b ? -1 : 1));
+          const records = files.map(([f, h]) => `file\0${f}\0${h}\0`).join('');
+          return `part\0${p}\0${sha256(records)}\0`;
+        })
+        .join(''),
+    );
+  }
+
+  async function contentAndState(stored: (now: Snapshot) => string) {
+    const plain = await makeTempDir('state3-plain');
+    await writeFile(path.join(plain, 'a.conf'), 'a');
+    await writeFile(path.join(plain, 'b.conf'), 'b');
+    const volume = await makeTempDir('state3-volume');
+    await new AtomicWriter(volume).write({ 'app.conf': 'v' });
+    const paths = [plain, volume];
+    const now = await takeSnapshot(paths);
+    const file = path.join(await makeTempDir('state3'), 'state.json');
+    const fingerprint = stored(now);
+    const state = { format: 3, fingerprint, targets: { [TARGET_ID]: fingerprint }, savedAt: 1 };
+    await writeFile(file, JSON.stringify(state));
+    const clock = new FakeClock();
+    const action = recordingAction();
+    const pipeline = new Pipeline({
+      takeSnapshot: () => takeSnapshot(paths),
+      actions: [action],
+      store: fileStore(file, clock, logSink().log),
+      retry: { initialMs: 500, maxMs: 500, maxAttempts: 0 },
+      clock,
+      random: () => 1,
+      observer: reloadObserver(createMetrics('test', { processMetrics: false }), logSink().log),
+      schedule: () => ({ cancel: () => undefined }),
+    });
+    return { now, file, pipeline };
+  }
+
+  it('names the content now by the fingerprint it had then: no reload, and the file is rewritten', async () => {
+    const { now, file, pipeline } = await contentAndState(format3Hash);
+    assert.notEqual(format3Hash(now), now.hash, 'the plain directory is hashed another way now');
+    assert.equal(now.formerHash?.(), format3Hash(now));
+    assert.equal(await pipeline.init(false), false, 'the target took this content');
+    await pipeline.flush();
+    const written = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+    assert.equal(written.format, 4);
+    assert.deepEqual(written.targets, { [TARGET_ID]: now.hash });
+  });
+
+  it('still tells a target whose stored fingerprint is of other content', async () => {
+    const { pipeline } = await contentAndState(() => sha256('older content'));
+    assert.equal(await pipeline.init(false), true);
   });
 });

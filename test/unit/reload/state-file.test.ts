@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { OLDER_FORMAT, readState, writeState } from '../../../src/reload/state-file.js';
@@ -29,6 +29,16 @@ describe('state file', () => {
     await assert.rejects(readState(file), { code: OLDER_FORMAT, message: /format 1/ });
     await writeFile(file, '{"format":2,"fingerprint":"abc","savedAt":1,"targets":{}}\n');
     await assert.rejects(readState(file), { code: OLDER_FORMAT, message: /format 2/ });
+  });
+
+  it('reads a file of format 3 as holding the former fingerprints, and writes format 4', async () => {
+    const file = path.join(await makeTempDir('state'), 's.json');
+    const state = { fingerprint: 'abc', targets: { 'http POST http://a/': 'abc' }, savedAt: 1 };
+    await writeFile(file, JSON.stringify({ format: 3, ...state }));
+    assert.deepEqual(await readState(file), { ...state, formerHashes: true });
+    await writeState(file, { ...state, formerHashes: true });
+    assert.deepEqual(JSON.parse(await readFile(file, 'utf8')), { format: 4, ...state });
+    assert.deepEqual(await readState(file), state);
   });
 
   it('leaves no temporary file behind', async () => {
