@@ -17,6 +17,7 @@ import {
   type Snapshot,
 } from '../../../src/volume/fingerprint.js';
 import { cleanupTempDirs, makeTempDir } from '../../harness/atomic-writer.js';
+import { seededRandom as random } from '../../doubles/seeded-random.js';
 
 after(cleanupTempDirs);
 afterEach(() => {
@@ -148,18 +149,6 @@ describe('an entry reported only below a new directory', () => {
     assert.deepEqual(view(await fp.snapshot()), view(await takeSnapshot([dir])));
   });
 });
-
-/** A small deterministic generator (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 describe('random sequences of changes to a plain directory', () => {
   it('give what a full read gives, and the change set a full comparison gives from any earlier snapshot', async () => {

@@ -4,18 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SortedMap } from '../../../src/volume/sorted-map.js';
-
-/** A small deterministic generator (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+import { seededRandom as random } from '../../doubles/seeded-random.js';
 
 const sortedEntries = (m: ReadonlyMap<string, string>) =>
   [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
