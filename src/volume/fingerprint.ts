@@ -851,11 +851,24 @@ function volumePart(
   };
 }
 
-/** sha256 hex over the records of `files` in their order (sorted by path). */
+/** Records hashed in one call, at most (bytes of text, about): a bound on the memory they hold. */
+const RECORD_BATCH = 16 * 1024;
+
+/**
+ * sha256 hex over the records of `files` in their order (sorted by path), handed to the hash a few
+ * kilobytes at a time: one call per record was half the time of a 1,000-key volume's part.
+ */
 function sortedHash(files: ReadonlyMap<string, string>): string {
   const hash = createHash('sha256');
-  for (const [p, h] of files) hash.update(`file\0${p}\0${h}\0`);
-  return hash.digest('hex');
+  let batch = '';
+  for (const [p, h] of files) {
+    batch += `file\0${p}\0${h}\0`;
+    if (batch.length >= RECORD_BATCH) {
+      hash.update(batch);
+      batch = '';
+    }
+  }
+  return hash.update(batch).digest('hex');
 }
 
 /**
