@@ -132,10 +132,18 @@ console.log(
   `built ${MAIN_FILE} and ${outputs.length} modules (${(bytes / 1024).toFixed(0)} KiB, ${(startup / 1024).toFixed(0)} KiB loaded at start, ${packages} packages bundled)`,
 );
 
-/** Whether the program's module imports `file` statically (it is loaded at every start). */
+/** Whether the program's module imports `file` statically, directly or not (loaded at every start). */
 function staticallyImported(file: string): boolean {
-  const app = result.metafile.outputs[`${OUT_DIR}/${APP}.js`];
-  return app?.imports.some((i) => i.path === file && i.kind === 'import-statement') ?? false;
+  const seen = new Set<string>();
+  const visit = (out: string) => {
+    for (const i of result.metafile.outputs[out]?.imports ?? []) {
+      if (i.kind !== 'import-statement' || seen.has(i.path)) continue;
+      seen.add(i.path);
+      visit(i.path);
+    }
+  };
+  visit(`${OUT_DIR}/${APP}.js`);
+  return seen.has(file);
 }
 
 /**
