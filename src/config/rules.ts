@@ -45,7 +45,10 @@ export class RulesFileError extends ConfigError {
   }
 }
 
-/** A rules file's content, and the parser of rules-file.ts (see parseRules there). */
+/**
+ * A rules file's content, and the parser of rules-file.ts (parseRules), loaded only when there is
+ * a file. Its signature is written here: rules-file.ts imports this module, not the other way.
+ */
 export interface RulesText {
   readonly text: string;
   readonly parse: (
@@ -64,7 +67,7 @@ export function resolveSetup(
   raw: RawOptions,
   cwd: string,
   command: readonly string[],
-  rulesText: RulesText = { text: '', parse: () => [] },
+  rulesText?: RulesText,
 ): Setup {
   const file = raw.config;
   if (file === undefined) {
@@ -80,6 +83,7 @@ export function resolveSetup(
     });
   }
   checkRulesFlags(raw);
+  if (!rulesText) throw new Error(`resolveSetup: --config ${file} given without its text`);
   const absolute = path.resolve(cwd, file);
   const base = processOptions(raw);
   return Object.freeze({
@@ -115,7 +119,7 @@ export function checkRulesFlags(raw: RawOptions): void {
 }
 
 /** The flags a rule of the file is resolved over. */
-export function processOptions(raw: RawOptions): RawOptions {
+function processOptions(raw: RawOptions): RawOptions {
   const base = { ...raw };
   delete base.config;
   return base;

@@ -829,9 +829,8 @@ function kept(problems: readonly Problem[], keep: Keep | undefined): readonly Pr
 /**
  * A volume's part from what a read of one generation collected: the files that count sorted by
  * path, problems sorted without duplicates, and its hash, sha256 over the records
- * `file\0PATH\0HASH\0` in path order. Every field ends with NUL, which no path or hash contains,
- * so records cannot run together and sort as their paths do: they are hashed without being built
- * first (a volume of 5,000 keys would hold megabytes of record strings for a moment).
+ * `file\0PATH\0HASH\0` in path order (sortedHash). Every field ends with NUL, which no path or
+ * hash contains, so records cannot run together and sort as their paths do.
  */
 function volumePart(
   read: Pick<Collector, 'files' | 'problems'>,
@@ -856,7 +855,8 @@ const RECORD_BATCH = 16 * 1024;
 
 /**
  * sha256 hex over the records of `files` in their order (sorted by path), handed to the hash a few
- * kilobytes at a time: one call per record was half the time of a 1,000-key volume's part.
+ * kilobytes at a time: one call per record was half the time of a 1,000-key volume's part, and
+ * all of them built at once would hold megabytes of record strings for a moment at 5,000 keys.
  */
 function sortedHash(files: ReadonlyMap<string, string>): string {
   const hash = createHash('sha256');

@@ -1,11 +1,11 @@
 // What `npm publish` sends: `npm pack --dry-run --json` lists the tarball, and it must be exactly
 // what a user of the package needs, nothing else. The bundle (dist/main.js, the `hotreload` bin,
-// executable, and the modules it loads: every other dist/*.js the build wrote) and the licences of what it bundles (dist/THIRD-PARTY-LICENSES.txt: their licences
-// ask for it wherever the code goes); package.json (the bin, engines, "type": "module", and the
-// version hotreload reports); README.md, LICENSE and CHANGELOG.md (what it is, its terms, and the
-// upgrade notes). No sources, tests, scripts, CI, docs, examples or Dockerfile: the bundle needs
-// none of them, and README's links lead to the repository. Run after `npm run build` (npm test
-// builds first).
+// executable, and the modules it loads: every other dist/*.js the build wrote) and the licences
+// of what it bundles (dist/THIRD-PARTY-LICENSES.txt: their licences ask for it wherever the code
+// goes); package.json (the bin, engines, "type": "module", and the version hotreload reports);
+// README.md, LICENSE and CHANGELOG.md (what it is, its terms, and the upgrade notes). No sources,
+// tests, scripts, CI, docs, examples or Dockerfile: the bundle needs none of them, and README's
+// links lead to the repository. Run after `npm run build` (npm test builds first).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
