@@ -2,7 +2,7 @@
 // alive), /readyz (initial fingerprint taken) and /status (JSON). It serves what it is given and
 // decides nothing; app.ts supplies the probes.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { ListenAddress } from '../config/config.js';
 import { FatalError, HotreloadError } from '../lib/errors.js';
@@ -25,18 +25,34 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(listen: ListenAddress, deps: ServerDeps): Promise<RunningServer> {
-  // Node checks every connection for its headers and request timeouts on a timer, every 30 s by
-  // default: a wake-up of an idle sidecar for a server that answers probes in microseconds. Every
-  // two minutes bounds a slow client just the same (it is cut after at most the timeout plus the
-  // interval).
-  const server = http.createServer({ connectionsCheckingInterval: 120_000 }, (req, res) => {
-    handle(deps, req, res).catch(() => {
-      if (!res.headersSent) res.writeHead(500);
-      res.end();
-    });
-  });
+/**
+ * How long a connection may take to send a request's headers, after it opens or after the answer
+ * to its previous request: a client that sends nothing, or trickles, is cut then.
+ */
+const REQUEST_DEADLINE_MS = 10_000;
+/** Node's own check of every connection's timeouts, on a timer: never, in effect (see below). */
+const NODE_CHECK_INTERVAL_MS = 2 ** 31 - 1;
+
+export async function startServer(
+  listen: ListenAddress,
+  deps: ServerDeps,
+  requestDeadlineMs = REQUEST_DEADLINE_MS,
+): Promise<RunningServer> {
+  // Node checks every connection for its headers and request timeouts on a timer that runs
+  // whether or not any connection is open (every 30 s by default): a wake-up of an idle sidecar,
+  // which answers a probe in microseconds. A timer per connection, armed only while it is open
+  // (boundRequests), bounds a slow client instead.
+  const server = http.createServer(
+    { connectionsCheckingInterval: NODE_CHECK_INTERVAL_MS, requestTimeout: 0, headersTimeout: 0 },
+    (req, res) => {
+      handle(deps, req, res).catch(() => {
+        if (!res.headersSent) res.writeHead(500);
+        res.end();
+      });
+    },
+  );
   server.keepAliveTimeout = 5_000;
+  boundRequests(server, requestDeadlineMs);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(listen, err)));
     server.listen(listen.port, listen.host, () => {
@@ -52,6 +68,30 @@ export async function startServer(listen: ListenAddress, deps: ServerDeps): Prom
         server.closeAllConnections();
       }),
   };
+}
+
+/**
+ * Closes a connection that has not sent a whole request's headers within `ms` of opening, or of
+ * the answer to its previous request. Between those, the request is being answered (no body is
+ * read, so none is waited for). Nothing is armed while no connection is open.
+ */
+function boundRequests(server: http.Server, ms: number): void {
+  const deadlines = new WeakMap<Socket, NodeJS.Timeout>();
+  const arm = (socket: Socket) => {
+    clearTimeout(deadlines.get(socket));
+    if (socket.destroyed) return;
+    const timer = setTimeout(() => socket.destroy(), ms);
+    timer.unref();
+    deadlines.set(socket, timer);
+  };
+  server.on('connection', (socket: Socket) => {
+    arm(socket);
+    socket.once('close', () => clearTimeout(deadlines.get(socket)));
+  });
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    clearTimeout(deadlines.get(req.socket));
+    res.once('finish', () => arm(req.socket));
+  });
 }
 
 async function handle(
