@@ -390,18 +390,21 @@ async function readGeneration(genDir: string, shownDir: string, out: Collector):
   const ancestors = new Set([await dirId(syncFs, genDir)]);
   const pending: { read: FsPath; shown: string }[] = [{ read: genDir, shown: shownDir }];
   for (let dir = pending.pop(); dir; dir = pending.pop()) {
-    let entries: Dirent<Buffer>[];
+    let entries: Dirent[] | Dirent<Buffer>[];
     try {
-      entries = readdirSync(dir.read, { withFileTypes: true, encoding: 'buffer' });
+      entries = listDir(dir.read);
     } catch (err) {
       if (dir.read === genDir) return recordFailure(syncFs, dir.read, dir.shown, err, out);
       await recordFailure(syncFs, dir.read, dir.shown, err, out);
       continue;
     }
     for (const e of entries) {
-      // isKubeletInternal on the bytes: no string made for the test.
-      if (e.name[0] === DOT && e.name[1] === DOT) continue;
-      const entry = child(dir.read, dir.shown, e.name);
+      // isKubeletInternal on the name as listed: no string made for the test.
+      const name = e.name;
+      if (typeof name === 'string' ? name.startsWith('..') : name[0] === DOT && name[1] === DOT) {
+        continue;
+      }
+      const entry = child(dir.read, dir.shown, name);
       if (e.isDirectory()) pending.push(entry);
       else if (!(e.isFile() && hashSmallFile(entry.read, entry.shown, out))) {
         await visit(syncFs, entry.read, entry.shown, ancestors, out);
@@ -412,6 +415,20 @@ async function readGeneration(genDir: string, shownDir: string, out: Collector):
   }
   return true;
 }
+
+/**
+ * A directory's entries named as text when every name is UTF-8, as bytes otherwise (a name that
+ * is not UTF-8 must reach the file as it is): a listing as text costs a third of one as bytes, and
+ * every key the kubelet writes is text (the API server allows only `-._a-zA-Z0-9` in keys).
+ */
+function listDir(dir: FsPath): Dirent[] | Dirent<Buffer>[] {
+  const entries = readdirSync(dir, { withFileTypes: true });
+  if (!entries.some((e) => e.name.includes(REPLACEMENT))) return entries;
+  return readdirSync(dir, { withFileTypes: true, encoding: 'buffer' });
+}
+
+/** What a listing as text shows in place of bytes that are not UTF-8. */
+const REPLACEMENT = '\uFFFD';
 
 /** One read of a file, the most a file takes here without going the general way. */
 const smallFileBuffer = Buffer.allocUnsafe(READ_CHUNK);
@@ -662,7 +679,20 @@ async function walkDir(
  * as it is, or, when it is not valid UTF-8 or holds a backslash, with every byte that is not
  * printable ASCII (the backslash included) as \\xNN: two different names never share a key.
  */
-function child(readDir: FsPath, shownDir: string, name: Buffer): { read: FsPath; shown: string } {
+function child(
+  readDir: FsPath,
+  shownDir: string,
+  name: Buffer | string,
+): { read: FsPath; shown: string } {
+  if (typeof name === 'string') {
+    // A name listed as text (listDir): UTF-8, so its bytes are Buffer.from(name).
+    const read =
+      typeof readDir === 'string'
+        ? joinName(readDir, name)
+        : Buffer.concat([readDir, SLASH, Buffer.from(name)]);
+    const shown = name.includes('\\') ? escapeName(Buffer.from(name)) : name;
+    return { read, shown: joinName(shownDir, shown) };
+  }
   const utf8 = isUtf8(name);
   const text = utf8 ? name.toString('utf8') : undefined;
   const read =
@@ -838,8 +868,10 @@ function volumePart(
   generation: string,
   keep: Keep | undefined,
 ): Part {
-  const entries = [...read.files].filter(([p]) => !keep || keep(p));
-  const files = new Map(entries.sort(([a], [b]) => compare(a, b)));
+  // The paths sorted, then the map made in their order: a third of the cost of sorting entries.
+  const paths = [...read.files.keys()].filter((p) => !keep || keep(p)).sort(compare);
+  const files = new Map<string, string>();
+  for (const p of paths) files.set(p, read.files.get(p)!);
   return {
     kind: 'volume',
     files,

@@ -95,6 +95,45 @@ describe('file names that are not valid UTF-8', () => {
     assert.notEqual((await takeSnapshot([dir])).hash, snap.hash);
   });
 
+  it('in a kubelet generation: read byte-exact, kept apart, shown escaped', async () => {
+    // A generation is listed as text first; one name that is not UTF-8 makes it listed as bytes.
+    const dir = await makeTempDir('names-volume');
+    const gen = path.join(dir, '..2026_12_02_00_00_00.1');
+    mkdirSync(gen);
+    const raw = (name: Buffer) => Buffer.concat([Buffer.from(`${gen}/`), name]);
+    writeFileSync(raw(Buffer.from([0x61, 0xff, 0x2e, 0x63, 0x6f, 0x6e, 0x66])), 'one');
+    writeFileSync(raw(Buffer.from([0x61, 0xfe, 0x2e, 0x63, 0x6f, 0x6e, 0x66])), 'two');
+    writeFileSync(path.join(gen, 'a\\xff.conf'), 'a literal backslash');
+    writeFileSync(path.join(gen, 'plain.conf'), 'plain');
+    const sub = Buffer.concat([Buffer.from(`${gen}/`), Buffer.from([0x64, 0xff])]);
+    mkdirSync(sub);
+    writeFileSync(Buffer.concat([sub, Buffer.from('/x\\y.conf')]), 'x');
+    symlinkSync(path.basename(gen), path.join(dir, '..data'));
+    const snap = await takeSnapshot([dir]);
+    assert.deepEqual(snap.problems, []);
+    assert.deepEqual([...snap.files.keys()].sort(), [
+      path.join(dir, 'a\\x5cxff.conf'),
+      path.join(dir, 'a\\xfe.conf'),
+      path.join(dir, 'a\\xff.conf'),
+      path.join(dir, 'd\\xff', 'x\\x5cy.conf'),
+      path.join(dir, 'plain.conf'),
+    ]);
+    assert.equal(snap.files.get(path.join(dir, 'a\\xff.conf')), sha256('one'));
+    assert.equal(snap.files.get(path.join(dir, 'a\\xfe.conf')), sha256('two'));
+    assert.equal(snap.files.get(path.join(dir, 'd\\xff', 'x\\x5cy.conf')), sha256('x'));
+  });
+
+  it('in a kubelet generation of text names, one with a backslash', async () => {
+    const dir = await makeTempDir('names-volume-text');
+    await new AtomicWriter(dir).write({ 'a\\b.conf': 'backslash', 'ü.conf': 'umlaut' });
+    const snap = await takeSnapshot([dir]);
+    assert.deepEqual([...snap.files.keys()].sort(), [
+      path.join(dir, 'a\\x5cb.conf'),
+      path.join(dir, 'ü.conf'),
+    ]);
+    assert.equal(snap.files.get(path.join(dir, 'ü.conf')), sha256('umlaut'));
+  });
+
   it('in a directory whose own name is not valid UTF-8', async () => {
     const dir = await makeTempDir('names');
     const sub = Buffer.concat([Buffer.from(`${dir}/`), Buffer.from([0x64, 0xff])]);
