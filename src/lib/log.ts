@@ -2,10 +2,10 @@
 // without ever blocking the event loop: a reader that stops reading (a full log pipe) makes lines
 // queue up to a bound, then be dropped and counted, instead of freezing reloads and probes. On a
 // file or a terminal they are written synchronously. Tests pass their own destination stream.
-import { fstatSync } from 'node:fs';
+import { fstatSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import pino, { type DestinationStream, type Logger } from 'pino';
-import { errorFields } from './errors.js';
+import { codeOf, errorFields } from './errors.js';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -47,6 +47,26 @@ export function stdoutOutput(fd = 1): LogOutput {
         dropped++;
         return;
       }
+      // With nothing queued, the line is written at once, in one call: the pipe is non-blocking,
+      // so this never waits, and the stream's own way costs several times as much (measured: 70
+      // µs of a reload's two lines). What the pipe does not take goes to the stream, and so does
+      // every line while anything is queued there, to keep lines in order.
+      if (socket.writableLength === 0) {
+        const bytes = Buffer.from(line);
+        let written: number;
+        try {
+          written = writeSync(fd, bytes);
+        } catch (err) {
+          if (codeOf(err) !== 'EAGAIN') {
+            broken = true;
+            dropped++;
+            return;
+          }
+          written = 0;
+        }
+        if (written < bytes.length) socket.write(bytes.subarray(written));
+        return;
+      }
       socket.write(line);
     },
     get dropped() {
@@ -55,12 +75,17 @@ export function stdoutOutput(fd = 1): LogOutput {
     drain: (ms) =>
       new Promise<void>((resolve) => {
         if (broken || socket.writableLength === 0) return resolve();
-        const timer = setTimeout(resolve, ms);
-        timer.unref();
-        socket.once('drain', () => {
+        // 'close' too: a reader gone meanwhile (EPIPE) never lets the queue drain.
+        const done = () => {
           clearTimeout(timer);
+          socket.off('drain', done);
+          socket.off('close', done);
           resolve();
-        });
+        };
+        const timer = setTimeout(done, ms);
+        timer.unref();
+        socket.once('drain', done);
+        socket.once('close', done);
       }),
   };
 }
