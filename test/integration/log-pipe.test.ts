@@ -18,7 +18,8 @@ function writer(lines: number) {
   const code = `
     const { stdoutOutput } = await import(${JSON.stringify(LOG_MODULE)});
     const out = stdoutOutput(1);
-    for (let i = 0; i < ${lines}; i++) out.write(JSON.stringify({ seq: i, pad: 'x'.repeat(80) }) + '\\n');
+    const pad = 'x'.repeat(80);
+    for (let i = 0; i < ${lines}; i++) out.write(JSON.stringify({ seq: i, pad }) + '\\n');
     await out.drain(10000);
     process.stderr.write(JSON.stringify({ dropped: out.dropped }));
   `;

@@ -1,7 +1,7 @@
 // The logger's last line of defence: header values never reach a log line, whoever passes them.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { censored, createLogger } from '../../../src/lib/log.js';
+import { censored, createLogger, writeAtOnce } from '../../../src/lib/log.js';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -42,5 +42,42 @@ describe('log records', () => {
     assert.deepEqual(lines[0]!.changed, ['/cfg/a']);
     assert.deepEqual(lines[0]!.counts, { changed: 1 });
     assert.equal(lines[0]!.msg, 'change detected');
+  });
+});
+
+describe('a log line written at once to a non-blocking pipe', () => {
+  const line = 'ab é\n'; // 6 bytes, 5 characters
+  const failing = (code: string) => () => {
+    throw Object.assign(new Error(code), { code });
+  };
+
+  it('leaves nothing to queue when the pipe takes it all', () => {
+    assert.deepEqual(
+      writeAtOnce(1, line, () => 6),
+      {},
+    );
+  });
+
+  it('queues the whole line when the pipe is full (EAGAIN) or takes nothing', () => {
+    assert.deepEqual(writeAtOnce(1, line, failing('EAGAIN')), { rest: line });
+    assert.deepEqual(
+      writeAtOnce(1, line, () => 0),
+      { rest: line },
+    );
+  });
+
+  it('queues the bytes after those taken, even in the middle of a character', () => {
+    assert.deepEqual(
+      writeAtOnce(1, line, () => 4),
+      { rest: Buffer.from([0xa9, 0x0a]) },
+    );
+    assert.deepEqual(
+      writeAtOnce(1, line, () => 2),
+      { rest: Buffer.from(' é\n') },
+    );
+  });
+
+  it('says the pipe is broken on any other error (EPIPE: nobody reads)', () => {
+    assert.deepEqual(writeAtOnce(1, line, failing('EPIPE')), { failed: true });
   });
 });
