@@ -33,11 +33,6 @@ COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/dist ./dist
 # `hotreload` on the PATH, for `command: [hotreload, ...]` in a pod spec and `kubectl exec`.
 RUN ln -s /app/dist/main.js /usr/local/bin/hotreload
-# Node's compile cache of the bundle, made now with the flags it runs with (one start of
-# hotreload), so every container starts from compiled code (scripts/build.ts, compileCacheLine).
-# Readable by the image's user; at run time it is only read.
-ENV NODE_COMPILE_CACHE=/app/compile-cache
-RUN hotreload --version && chmod -R a+rX /app/compile-cache
 # Runs as a non-root user with no capabilities; writes nothing, so readOnlyRootFilesystem works.
 USER 65532:65532
 EXPOSE 9533

@@ -65,30 +65,6 @@ function benchPath(): string {
   return `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}`;
 }
 
-/** What the image's environment adds to PATH (see prepareImageEnv). */
-let imageEnvironment: Readonly<Record<string, string>> = {};
-
-/**
- * Makes what the image makes when it is built, and sets the environment it runs with: the
- * Dockerfile's `ENV NODE_COMPILE_CACHE=...` and `RUN hotreload --version`, one start that writes
- * Node's compile cache of the bundle, here into `dir`. Every later startEntrypoint() gets it.
- */
-export async function prepareImageEnv(main: string, dir: string): Promise<void> {
-  const env = { NODE_COMPILE_CACHE: path.join(dir, 'compile-cache') };
-  const proc = spawn(main, ['--version'], { env: { ...env, PATH: benchPath() }, stdio: 'ignore' });
-  const code = await new Promise<number | null>((resolve, reject) => {
-    proc.once('error', reject);
-    proc.once('exit', resolve);
-  });
-  if (code !== 0) throw new Error(`${main} --version exited ${code}`);
-  imageEnvironment = env;
-}
-
-/** The image's environment beyond PATH, once prepareImageEnv() has made it. */
-export function imageEnv(): Readonly<Record<string, string>> {
-  return imageEnvironment;
-}
-
 /**
  * Executes `main` itself, as the image's ENTRYPOINT does, so its first line
  * (`#!/usr/bin/env -S node FLAGS`) chooses Node's flags. `wrap` runs it under a command (a
@@ -101,7 +77,7 @@ export function startEntrypoint(
 ): EntrypointProcess {
   const command = options.asNodeScript ? [process.execPath, main, ...args] : [main, ...args];
   const [file, ...rest] = [...(options.wrap ?? []), ...command];
-  const hr = spawnHotreload(file!, rest, { env: { ...imageEnvironment, PATH: benchPath() } });
+  const hr = spawnHotreload(file!, rest, { env: { PATH: benchPath() } });
   track(hr.proc);
   return hr;
 }

@@ -20,7 +20,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
-import { cleanupTempDirs, makeTempDir } from '../test/harness/atomic-writer.js';
+import { cleanupTempDirs } from '../test/harness/atomic-writer.js';
 import { canUseMemoryCgroup, memoryCgroup } from '../test/harness/cgroup.js';
 import { MAIN } from '../test/harness/hotreload-process.js';
 import {
@@ -40,11 +40,9 @@ import {
   killSpawned,
   makePlainDir,
   makeVolume,
-  imageEnv,
   median,
   memory,
   percentile,
-  prepareImageEnv,
   ratio,
   renderTable,
   spawnNode,
@@ -205,7 +203,7 @@ async function floor(
   const proc = await startFloor(target.url, dirs, {
     ...options,
     nodeFlags: entrypointFlags(MAIN),
-    env: { ...entrypointEnv(MAIN), ...imageEnv() },
+    env: entrypointEnv(MAIN),
     timeoutMs: READY_TIMEOUT_MS,
   });
   const stop = async () => {
@@ -781,8 +779,7 @@ function header(): string {
     `- date: ${new Date().toISOString()}; node: ${process.version} (${process.execPath}) for every process`,
     `- machine: ${os.platform()} ${os.arch()}, ${cpus.length} CPUs (${cpus[0]?.model ?? '?'}), ` +
       `${fmt(os.totalmem() / 2 ** 30, 1)} GiB RAM`,
-    `- hotreload: ${MAIN}, executed as the image's entrypoint executes it: \`${entrypointCommand(MAIN)}\`, ` +
-      "in the image's environment (NODE_COMPILE_CACHE: a compile cache one `--version` start made, as the image's build does; the floor gets it too)",
+    `- hotreload: ${MAIN}, executed as the image's entrypoint executes it: \`${entrypointCommand(MAIN)}\``,
     '- baseline: the floor (scripts/bench-floor.mjs: fs.watch on the volume, sha256 of the new ' +
       "generation, POST with node:http; run with hotreload's Node flags), " +
       'bare node (`node -e "console.log(\'ready\')"`), ' +
@@ -848,7 +845,6 @@ async function main(): Promise<number> {
   defer(() => cleanupTempDirs());
   defer(() => killSpawned());
   try {
-    await prepareImageEnv(MAIN, await makeTempDir('bench-image'));
     const head = header();
     console.log(`${head}\n`);
     const body = await runBench();

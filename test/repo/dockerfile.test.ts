@@ -120,12 +120,6 @@ describe('Dockerfiles', () => {
     assert.deepEqual(of(runtime, 'USER').map(args), [['65532:65532']]);
     assert.deepEqual(of(runtime, 'RUN').map(args), [
       ['ln', '-s', '/app/dist/main.js', '/usr/local/bin/hotreload'],
-      // Node's compile cache, made by one start as the entrypoint starts it, readable by USER.
-      ['hotreload', '--version', '&&', 'chmod', '-R', 'a+rX', '/app/compile-cache'],
-    ]);
-    assert.deepEqual(of(runtime, 'ENV').map(args), [
-      ['NODE_ENV=production'],
-      ['NODE_COMPILE_CACHE=/app/compile-cache'],
     ]);
     const entrypoint = of(runtime, 'ENTRYPOINT');
     assert.equal(entrypoint.length, 1);
