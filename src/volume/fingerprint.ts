@@ -399,11 +399,11 @@ async function readGeneration(genDir: string, shownDir: string, out: Collector):
       continue;
     }
     for (const e of entries) {
-      // isKubeletInternal on the name as listed: no string made for the test.
+      // isKubeletInternal; on bytes, without making a string for the test.
       const name = e.name;
-      if (typeof name === 'string' ? name.startsWith('..') : name[0] === DOT && name[1] === DOT) {
-        continue;
-      }
+      const internal =
+        typeof name === 'string' ? isKubeletInternal(name) : name[0] === DOT && name[1] === DOT;
+      if (internal) continue;
       const entry = child(dir.read, dir.shown, name);
       if (e.isDirectory()) pending.push(entry);
       else if (!(e.isFile() && hashSmallFile(entry.read, entry.shown, out))) {
@@ -684,23 +684,22 @@ function child(
   shownDir: string,
   name: Buffer | string,
 ): { read: FsPath; shown: string } {
-  if (typeof name === 'string') {
-    // A name listed as text (listDir): UTF-8, so its bytes are Buffer.from(name).
-    const read =
-      typeof readDir === 'string'
-        ? joinName(readDir, name)
-        : Buffer.concat([readDir, SLASH, Buffer.from(name)]);
-    const shown = name.includes('\\') ? escapeName(Buffer.from(name)) : name;
-    return { read, shown: joinName(shownDir, shown) };
-  }
-  const utf8 = isUtf8(name);
-  const text = utf8 ? name.toString('utf8') : undefined;
+  // A name listed as text (listDir) is UTF-8: its bytes are Buffer.from(name).
+  const text = typeof name === 'string' ? name : isUtf8(name) ? name.toString('utf8') : undefined;
   const read =
     typeof readDir === 'string' && text !== undefined
       ? joinName(readDir, text)
-      : Buffer.concat([typeof readDir === 'string' ? Buffer.from(readDir) : readDir, SLASH, name]);
-  const plain = text !== undefined && !name.includes(BACKSLASH);
-  return { read, shown: joinName(shownDir, plain ? text : escapeName(name)) };
+      : Buffer.concat([
+          typeof readDir === 'string' ? Buffer.from(readDir) : readDir,
+          SLASH,
+          bytesOf(name),
+        ]);
+  const plain = text !== undefined && !text.includes('\\');
+  return { read, shown: joinName(shownDir, plain ? text : escapeName(bytesOf(name))) };
+}
+
+function bytesOf(name: Buffer | string): Buffer {
+  return typeof name === 'string' ? Buffer.from(name) : name;
 }
 
 /**
